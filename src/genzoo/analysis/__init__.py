@@ -1,0 +1,1 @@
+"""Analysis: latent interpolation, manifold learning, diagnostics."""

@@ -1,0 +1,1 @@
+"""`genzoo demo` (not yet implemented)."""

@@ -1,0 +1,1 @@
+"""`genzoo evaluate` (not yet implemented)."""

@@ -1,0 +1,1 @@
+"""`genzoo lab` (not yet implemented)."""

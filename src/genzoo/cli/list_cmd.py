@@ -1,0 +1,1 @@
+"""`genzoo list_cmd` (not yet implemented)."""

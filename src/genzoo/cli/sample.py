@@ -1,0 +1,1 @@
+"""`genzoo sample` (not yet implemented)."""

@@ -1,0 +1,1 @@
+"""`genzoo train` (not yet implemented)."""

@@ -1,0 +1,1 @@
+"""Evaluation: likelihood, sample metrics, mode statistics."""

@@ -1,0 +1,242 @@
+"""The model contract every family implements (see docs/architecture.md).
+
+A model is an `nn.Module` with
+- `loss(batch, player="model") -> dict`: a scalar `"loss"` for `player` plus named parts ("recon", "kl", ...);
+- `players()` and `update_order(step)`: which parameter groups are optimised, in which order, each step
+  (a VAE has one player, "model"; a WGAN has "discriminator" x n_critic then "generator");
+- `on_step_end(step)`: per-step hooks (KL warm-up, PGGAN fade-in, EBM replay buffer);
+- `sample(n, condition=None)`, and `log_prob(x, condition=None)` in nats per example where
+  `likelihood` is "exact" or "bound" ("none" raises LikelihoodError).
+The Trainer knows only this contract: no family-specific branches.
+
+Data convention: images arrive as float32 in [0, 1] (= uint8 / 255, shape (N, C, H, W)), points as
+float32 (N, D), text as int64 token ids; labels as int64. A model's config says how it preprocesses
+(dynamic binarization, dequantization, logit, scaling to [-1, 1]) inside `loss` and `log_prob`, and
+`sample` returns data in the same space the data set yields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.errors import CheckpointError, DataError, LikelihoodError
+
+LIKELIHOODS = ("exact", "bound", "none")
+
+
+@dataclass
+class Batch:
+    """One minibatch: data `x` and an optional condition `y` (class labels, int64)."""
+
+    x: Tensor
+    y: Tensor | None = None
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.x.to(device), None if self.y is None else self.y.to(device))
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass
+class ModelConfig:
+    """Fields every model config has. Family configs subclass this dataclass.
+
+    data_shape: shape of one example, e.g. (1, 28, 28) or (2,). num_classes: 0 for unconditional models,
+    else the number of labels a conditional model takes.
+    """
+
+    data_shape: tuple[int, ...] = (2,)
+    num_classes: int = 0
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` atomically: a temp file in the same folder, fsync, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_save_tensors(tensors: dict[str, Tensor], path: str | os.PathLike, metadata=None) -> None:
+    """safetensors.save to bytes, then an atomic write. Tensors are cloned (shared storage is allowed)."""
+    from safetensors.torch import save
+
+    plain = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(path, save(plain, metadata=metadata))
+
+
+def load_tensors(path: str | os.PathLike) -> dict[str, Tensor]:
+    """Read a safetensors file (never pickle); a missing or corrupt file raises CheckpointError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file not found (expected a safetensors file)")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: corrupt or not a safetensors file ({e})") from None
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every genzoo model. Subclasses set `Config`, `likelihood`, and implement the contract."""
+
+    name: ClassVar[str] = ""  # registry name, set by @register
+    family: ClassVar[str] = ""  # "vae", "flow", "gan", "diffusion", ...
+    likelihood: ClassVar[str] = "none"  # "exact" | "bound" | "none"
+    Config: ClassVar[type] = ModelConfig
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if self.likelihood not in LIKELIHOODS:
+            raise TypeError(f"{type(self).__name__}.likelihood must be one of {LIKELIHOODS}")
+        self.config = config
+
+    # ---- the training contract -------------------------------------------------------------------
+    def players(self) -> dict[str, list[nn.Parameter]]:
+        """Parameter groups, one optimizer each. Default: one player, "model", owning every parameter."""
+        return {"model": [p for p in self.parameters() if p.requires_grad]}
+
+    def update_order(self, step: int) -> Sequence[str]:
+        """The players updated at `step`, in order (a player may appear several times)."""
+        return ("model",)
+
+    def loss(self, batch: Batch, player: str = "model") -> dict[str, Tensor]:
+        """{"loss": scalar to minimise for `player`, **named parts (detached or not)}."""
+        raise NotImplementedError
+
+    def on_step_end(self, step: int) -> None:
+        """Called by the Trainer after every optimisation step (all players)."""
+
+    def extra_state(self) -> dict[str, Any]:
+        """JSON-ready non-tensor state the Trainer must checkpoint (e.g. a warm-up counter)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Inverse of `extra_state`."""
+
+    # ---- the generative contract -----------------------------------------------------------------
+    def sample(self, n: int, condition: Tensor | None = None) -> Tensor:
+        """n samples in data space (the space the data set yields)."""
+        raise NotImplementedError
+
+    def log_prob(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        """log p(x) in nats, one value per example (a lower bound/estimate where likelihood = "bound")."""
+        raise LikelihoodError(
+            f'model "{self.name}" is implicit (likelihood = "none"): it defines no log_prob. '
+            "Evaluate it with sample-quality metrics instead."
+        )
+
+    @property
+    def bpd_bins(self) -> int:
+        """Bins per dimension that log_prob's continuous space was scaled by (256 for dequantized 8-bit
+        data on [0, 1); 1 for a probability mass function over the data's own values)."""
+        return 256
+
+    def bits_per_dim(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        """Per-example bits/dim through `genzoo.math.bits_per_dim`, the one audited conversion."""
+        from genzoo.math import bits_per_dim
+
+        nll = -self.log_prob(x, condition)
+        return bits_per_dim(nll, math.prod(x.shape[1:]), n_bins=self.bpd_bins)
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return torch.device("cpu")
+
+    def check_input(self, x: Tensor, condition: Tensor | None = None) -> None:
+        """Raise DataError for data of the wrong shape, NaN/inf values, or a missing/bad condition."""
+        shape = tuple(self.config.data_shape)
+        if not isinstance(x, Tensor):
+            raise DataError(f"{self.name}: expected a torch.Tensor, got {type(x).__name__}")
+        if tuple(x.shape[1:]) != shape:
+            raise DataError(
+                f"{self.name}: expected data of shape (N, {', '.join(map(str, shape))}), "
+                f"got {tuple(x.shape)}"
+            )
+        if x.is_floating_point() and not torch.isfinite(x).all():
+            raise DataError(f"{self.name}: input contains NaN or inf")
+        k = self.config.num_classes
+        if condition is not None:
+            if k == 0:
+                raise DataError(f"{self.name}: this model is unconditional (num_classes = 0); got a condition")
+            if condition.shape[0] != x.shape[0]:
+                raise DataError(
+                    f"{self.name}: {condition.shape[0]} conditions for {x.shape[0]} examples"
+                )
+            if condition.dtype == torch.long and (condition.min() < 0 or condition.max() >= k):
+                raise DataError(f"{self.name}: labels must lie in [0, {k}), got {condition.min()}..{condition.max()}")
+
+    def config_dict(self) -> dict[str, Any]:
+        from genzoo.config import config_to_dict
+
+        return config_to_dict(self.config)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to a folder: `model.safetensors` (weights and buffers) + `config.json`. Never pickle."""
+        import genzoo
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_save_tensors(self.state_dict(), path / "model.safetensors")
+        meta = {
+            "genzoo_version": genzoo.__version__,
+            "model": self.name,
+            "family": self.family,
+            "likelihood": self.likelihood,
+            "config": self.config_dict(),
+            "extra_state": self.extra_state(),
+        }
+        atomic_write_bytes(path / "config.json", json.dumps(meta, indent=2).encode())
+        return path
+
+    def __repr__(self) -> str:
+        n = sum(p.numel() for p in self.parameters())
+        return f"{type(self).__name__}(name={self.name!r}, likelihood={self.likelihood!r}, params={n:,})"
+
+
+def read_model_meta(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    cfg = path / "config.json"
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such folder (expected a saved model: config.json + model.safetensors)")
+    if not cfg.is_file():
+        raise CheckpointError(f"{path}: no config.json (expected a saved model folder)")
+    try:
+        meta = json.loads(cfg.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{cfg}: corrupt JSON ({e})") from None
+    if not isinstance(meta, dict) or "model" not in meta or "config" not in meta:
+        raise CheckpointError(f"{cfg}: not a genzoo model config (keys 'model' and 'config' missing)")
+    return meta
+
+
+def config_fields(config) -> list[str]:
+    return [f.name for f in dataclasses.fields(config)]

@@ -1,0 +1,1 @@
+"""GANs: losses, DCGAN, WGAN(-GP), conditional, spectral norm, PGGAN, stabilisers (docs/models/gans.md)."""

@@ -1,0 +1,1 @@
+"""The VAE family: vae, beta-vae, cvae, iwae (see docs/models/vae.md)."""

@@ -1,0 +1,1 @@
+"""Shared layers: MLPs, masked linear/conv, UNet, attention, spectral-norm helpers."""
