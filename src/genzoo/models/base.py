@@ -107,6 +107,9 @@ class GenerativeModel(nn.Module):
     family: ClassVar[str] = ""  # "vae", "flow", "gan", "diffusion", ...
     likelihood: ClassVar[str] = "none"  # "exact" | "bound" | "none"
     Config: ClassVar[type] = ModelConfig
+    # Training defaults the Trainer applies under the user's settings, e.g. {"lr": 2e-4, "betas": (0.5, 0.999)}
+    # or per player {"optim": {"discriminator": {"lr": 4e-4}}}. Keys are TrainConfig fields.
+    train_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: ModelConfig):
         super().__init__()
