@@ -1,0 +1,253 @@
+"""One entry point for every data set: `get(name, split, **kw) -> ArrayDataset`.
+
+Conventions: images float32 in [0, 1] (= uint8 / 255), shape (N, C, H, W); points float32 (N, D); text an int64
+1-D stream of character ids with ``meta["vocab"]``. A name that is not a built-in data set but a filesystem path
+(a folder of images, a ``.npy`` / ``.npz`` array, a ``.txt`` file) loads the user's data the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genzoo.data import mnist as _mnist
+from genzoo.data import text as _text
+from genzoo.data import toy as _toy
+from genzoo.data import user as _user
+from genzoo.data.mnist import canonical_split
+from genzoo.errors import ConfigError, DataError, unknown_name
+
+TOY_SEEDS = {"train": 0, "test": 1}
+TOY_SIZES = {"train": 20_000, "test": 5_000}
+STACKED_SEEDS = {"train": 0, "test": 1}
+STACKED_SIZES = {"train": 8_000, "test": 2_000}
+DIGITS_SPLIT_SEED = 0
+
+
+@dataclass
+class ArrayDataset:
+    """In-memory data: ``x`` (N, ...) and labels ``y`` (N,) or None, with what the data set says about itself."""
+
+    x: Tensor
+    y: Tensor | None = None
+    name: str = "data"
+    kind: str = "points"  # "image" | "points" | "text"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in ("image", "points", "text"):
+            raise DataError(f'{self.name}: kind must be "image", "points" or "text", got "{self.kind}"')
+        if self.y is not None and len(self.y) != len(self.x):
+            raise DataError(f"{self.name}: {len(self.y)} labels for {len(self.x)} examples")
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def __getitem__(self, i):
+        """``x[i]``, or ``(x[i], y[i])`` when there are labels."""
+        return self.x[i] if self.y is None else (self.x[i], self.y[i])
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """Shape of one example: (C, H, W) for images, (D,) for points, () for a text stream."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.meta.get("num_classes") or 0)
+
+    def __repr__(self) -> str:
+        y = "" if self.y is None else f", y={tuple(self.y.shape)}"
+        return f"ArrayDataset({self.name!r}, {self.kind}, x={tuple(self.x.shape)} {self.x.dtype}{y})"
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What `genzoo list` shows about a data set."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    sizes: dict[str, int]
+    description: str
+    num_classes: int = 0
+
+    @property
+    def size(self) -> int:  # the training split's size
+        return self.sizes.get("train", 0)
+
+
+_INFO: dict[str, DataInfo] = {}
+for _n in _toy.TOY2D_NAMES:
+    _INFO[_n] = DataInfo(_n, "points", (2,), dict(TOY_SIZES), _toy.DESCRIPTIONS[_n], _toy.NUM_COMPONENTS.get(_n, 0))
+_INFO["mnist"] = DataInfo("mnist", "image", (1, 28, 28), {"train": 8_000, "test": 2_000},
+                          "MNIST-10k shipped subset (first 10,000 MNIST training images, 8,000/2,000 split; "
+                          "CC BY-SA 3.0); root= a folder of IDX files for full MNIST/Fashion-MNIST/KMNIST", 10)
+_INFO["stacked-mnist"] = DataInfo("stacked-mnist", "image", (3, 28, 28), dict(STACKED_SIZES),
+                                  "three MNIST-10k digits as RGB channels, 1,000 modes (label 100 d1 + 10 d2 + d3)",
+                                  1000)
+_INFO["digits"] = DataInfo("digits", "image", (1, 8, 8), {"train": 1437, "test": 360},
+                           "scikit-learn 8x8 digits (17 gray levels, scaled to [0, 1]), seeded 80/20 split", 10)
+_INFO["shakespeare"] = DataInfo("shakespeare", "text", (), {"train": 1_003_854, "test": 111_540},
+                                "tiny Shakespeare characters (65-symbol vocabulary), first 90% train / last 10% val")
+
+
+def names() -> list[str]:
+    """Built-in data set names (user data is any path)."""
+    return list(_INFO)
+
+
+def get_info(name: str) -> DataInfo:
+    """Name, kind, example shape, split sizes and description of a built-in data set."""
+    if name not in _INFO:
+        raise unknown_name("data set", name, _INFO)
+    return _INFO[name]
+
+
+def _looks_like_path(name: str) -> bool:
+    return (os.sep in name or "/" in name or name.startswith(("~", ".")) or
+            Path(name).suffix.lower() in (".npy", ".npz", ".txt") or Path(name).exists())
+
+
+def _check_options(name: str, kw: dict, allowed: tuple[str, ...] = ()) -> None:
+    extra = sorted(set(kw) - set(allowed))
+    if extra:
+        valid = f"valid options: {', '.join(allowed)}" if allowed else "it takes no options"
+        raise ConfigError(f"data {name}: unexpected option(s) {', '.join(extra)}; {valid}")
+
+
+def _toy_data(name: str, split: str, n: int | None = None, seed: int | None = None, radius: float | None = None,
+         std: float | None = None) -> ArrayDataset:
+    n = TOY_SIZES[split] if n is None else n
+    seed = TOY_SEEDS[split] if seed is None else seed
+    meta: dict[str, Any] = {"split": split, "seed": seed, "description": _toy.DESCRIPTIONS[name]}
+    if name in _toy.NUM_COMPONENTS:
+        x, y = _toy.toy2d(name, n, seed, return_labels=True, radius=radius, std=std)
+        meta["num_classes"] = _toy.NUM_COMPONENTS[name]
+    else:
+        x, y = _toy.toy2d(name, n, seed, radius=radius, std=std), None
+    meta["exact_log_prob"] = name in _toy.DENSITIES
+    if name in _toy.MIXTURES:
+        modes = _toy.toy2d_modes(name, radius=radius, std=std)
+        meta.update(modes=modes.means, mode_std=modes.std)
+    return ArrayDataset(x, y, name, "points", meta)
+
+
+def _images(name, x_uint8: Tensor, y: Tensor, meta: dict) -> ArrayDataset:
+    return ArrayDataset(x_uint8.float() / 255.0, y, name, "image", {"n_bins": 256, **meta})
+
+
+def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDataset:
+    """The data set `name`, split "train" or "test" ("val" / "validation" are the held-out split).
+
+    Options by data set:
+      toy 2-D sets   n (20,000 train / 5,000 test), seed (0 train / 1 test), radius, std (mixtures only)
+      mnist          root (folder of MNIST-format IDX files; default the shipped MNIST-10k)
+      stacked-mnist  n (8,000 / 2,000), seed (0 / 1), root
+      digits         (none) - a seeded 80/20 split of the 1,797 images
+      shakespeare    path (another UTF-8 text file), train_frac (0.9)
+      a path         folder of images, .npy/.npz, or .txt; holdout (fraction held out as "test", default 0:
+                     "train" is then everything and "test" an error unless the folder has train/ and test/)
+    """
+    split = canonical_split(split)
+    if isinstance(name, os.PathLike):
+        _check_options(str(name), kw, ("holdout", "seed"))
+        return _user_data(Path(name), split, **kw)
+    if not isinstance(name, str):
+        raise ConfigError(f"data set name must be a string or a path, got {type(name).__name__}")
+    if name in _toy.TOY2D_NAMES:
+        _check_options(name, kw, ("n", "seed", "radius", "std"))
+        return _toy_data(name, split, **kw)
+    if name == "mnist":
+        _check_options(name, kw, ("root",))
+        root = kw.pop("root", None)
+        x, y = _mnist.load_mnist(root, split)
+        src = "MNIST-10k (shipped)" if root is None else str(root)
+        return _images(name, x, y, {"num_classes": 10, "split": split, "source": src})
+    if name == "stacked-mnist":
+        _check_options(name, kw, ("n", "seed", "root"))
+        n = kw.pop("n", STACKED_SIZES[split])
+        seed = kw.pop("seed", STACKED_SEEDS[split])
+        root = kw.pop("root", None)
+        x, y = _mnist.stacked_mnist(n, seed, split=split, root=root)
+        return _images(name, x, y, {"num_classes": 1000, "split": split, "seed": seed})
+    if name == "digits":
+        _check_options(name, kw)
+        x, y = _mnist.load_digits()
+        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(DIGITS_SPLIT_SEED))
+        cut = int(0.8 * len(x))
+        idx = perm[:cut] if split == "train" else perm[cut:]
+        return ArrayDataset(x[idx].contiguous(), y[idx].contiguous(), name, "image",
+                            {"n_bins": 17, "num_classes": 10, "split": split})
+    if name == "shakespeare":
+        _check_options(name, kw, ("path", "train_frac"))
+        path = kw.pop("path", None)
+        train_frac = kw.pop("train_frac", 0.9)
+        return _text_data(name, _text.load_text(path, train_frac=train_frac), split)
+    if _looks_like_path(name):
+        _check_options(name, kw, ("holdout", "seed"))
+        return _user_data(Path(name), split, **kw)
+    raise unknown_name("data set", name, _INFO)
+
+
+def _text_data(name: str, td: _text.TextData, split: str) -> ArrayDataset:
+    ids = td.train if split == "train" else td.val
+    return ArrayDataset(ids, None, name, "text", {"vocab": td.vocab, "vocab_size": len(td.vocab), "split": split,
+                                                  "source": td.source})
+
+
+def _user_data(path: Path, split: str, holdout: float = 0.0, seed: int = 0) -> ArrayDataset:
+    path = path.expanduser()
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; expected a folder of PNG/JPEG images, a .npy/.npz array or "
+                        f"a .txt file (or a built-in data set: {', '.join(_INFO)})")
+    name = str(path)
+    if path.is_dir() and (path / "train").is_dir() and holdout == 0.0:
+        sub = path / ("train" if split == "train" else "test")
+        if not sub.is_dir():
+            sub = path / "val"
+        if not sub.is_dir():
+            raise DataError(f"{path}: has train/ but no test/ or val/ folder for the held-out split")
+        x, y, classes = _user.load_images(sub)
+        meta = {"split": split, "source": str(sub), "n_bins": 256}
+        if classes:
+            meta.update(num_classes=len(classes), classes=classes)
+        return ArrayDataset(x, y, name, "image", meta)
+    if path.is_file() and path.suffix.lower() == ".txt":
+        if holdout:
+            raise ConfigError(f"{path}: text is split by train_frac; holdout does not apply")
+        return _text_data(name, _text.load_text(path), split)
+    if path.is_dir():
+        x, y, classes = _user.load_images(path)
+        kind = "image"
+        meta: dict[str, Any] = {"n_bins": 256}
+        if classes:
+            meta.update(num_classes=len(classes), classes=classes)
+    elif path.suffix.lower() in (".npy", ".npz"):
+        x, y, kind = _user.load_array(path)
+        meta = {"n_bins": 256} if kind == "image" else {}
+        if y is not None:
+            meta["num_classes"] = int(y.max()) + 1 if len(y) else 0
+    else:
+        raise DataError(f"{path}: unsupported file type {path.suffix!r}; expected a folder of images, .npy, .npz or "
+                        f".txt")
+    meta.update(split=split, source=str(path))
+    if not 0.0 <= holdout < 1.0:
+        raise ConfigError(f"{path}: holdout must lie in [0, 1), got {holdout}")
+    if holdout == 0.0:
+        if split != "train":
+            raise DataError(f"{path}: user data has no test split; pass holdout=0.1 (a seeded random 10%) or use a "
+                            f"folder with train/ and test/ sub-folders")
+        return ArrayDataset(x, y, name, kind, meta)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(int(seed)))
+    n_test = max(1, int(round(holdout * len(x))))
+    if n_test >= len(x):
+        raise DataError(f"{path}: {len(x)} examples are too few to hold out {holdout:.0%}")
+    idx = perm[n_test:] if split == "train" else perm[:n_test]
+    meta.update(holdout=holdout, seed=seed)
+    return ArrayDataset(x[idx].contiguous(), None if y is None else y[idx].contiguous(), name, kind, meta)
