@@ -1,1 +1,115 @@
-"""`genzoo train` (not yet implemented)."""
+"""`genzoo train MODEL --data NAME [--config file.yaml] [--set key=value ...] --out runs/NAME [--steps N] [--resume]`.
+
+Writes the run folder: config.yaml, metrics.jsonl, checkpoints/, samples/, loss.png, model/ (see docs/cli.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from genzoo.errors import ConfigError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model on a data set", description=__doc__.splitlines()[0],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", help="registered model name (see `genzoo list`); read from the run with "
+                                            "--resume")
+    p.add_argument("--data", help="data set name or path (or data.name in the config)")
+    p.add_argument("--config", help="YAML file with sections model:, train:, data:")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one setting, e.g. --set model.latent_dim=8 --set train.lr=1e-3 (repeatable)")
+    p.add_argument("--out", help="run folder (default runs/MODEL-DATA)")
+    p.add_argument("--steps", type=int, help="number of training steps (overrides train.steps)")
+    p.add_argument("--seed", type=int, help="random seed (overrides train.seed)")
+    p.add_argument("--device", help="cpu | cuda | auto (overrides train.device)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _overrides(args) -> dict[str, Any]:
+    o: dict[str, Any] = {}
+    if args.steps is not None:
+        o["steps"] = args.steps
+    if args.seed is not None:
+        o["seed"] = args.seed
+    if args.device is not None:
+        o["device"] = args.device
+    if args.no_progress:
+        o["progress"] = False
+    return o
+
+
+def run(args) -> int:
+    if args.resume:
+        return _resume(args)
+    from genzoo.train.run import apply_sets, read_yaml, start_run
+
+    doc = read_yaml(args.config) if args.config else {}
+    doc = apply_sets(doc, args.set)
+    run_sec = doc.get("run", {})
+    model_name = args.model or run_sec.get("model")
+    if not model_name:
+        raise ConfigError("no model given: genzoo train MODEL --data NAME (see `genzoo list`)")
+    data_name = args.data or doc.get("data", {}).get("name") or run_sec.get("data")
+    if not data_name:
+        raise ConfigError("no data set given: use --data NAME (see `genzoo list`)")
+    out = Path(args.out or f"runs/{model_name}-{Path(str(data_name)).stem}")
+    trainer = start_run(model_name, str(data_name), doc, out, _overrides(args))
+    n_params = sum(p.numel() for p in trainer.model.parameters())
+    print(f"genzoo train: {model_name} ({n_params:,} parameters) on {data_name} ({len(trainer.data)} examples), "
+          f"{trainer.config.steps} steps -> {out}", file=sys.stderr)
+    trainer.fit()
+    _summary(trainer, out)
+    return 0
+
+
+def _resume(args) -> int:
+    from genzoo.train import Trainer
+    from genzoo.train.run import get_data, load_eval_data, read_run_config
+
+    if not args.out:
+        raise ConfigError("--resume needs --out RUN_FOLDER")
+    out = Path(args.out)
+    doc = read_run_config(out)
+    run_sec = doc["run"]
+    if args.model and args.model != run_sec["model"]:
+        raise ConfigError(f'{out} holds a run of "{run_sec["model"]}", not "{args.model}"')
+    if args.set or args.config:
+        raise ConfigError("--resume continues a run with its own config.yaml; --set/--config are not allowed "
+                          "(only --steps, --device, --no-progress)")
+    data_opts = dict(doc.get("data", {}))
+    data_name = args.data or run_sec["data"]
+    train = get_data(data_name, "train", **data_opts)
+    test = load_eval_data(data_name, data_opts)
+    over = _overrides(args)
+    over.pop("seed", None)
+    trainer = Trainer.resume(out, train, eval_data=test, **over)
+    print(f"genzoo train: resuming {run_sec['model']} at step {trainer.step} of {trainer.config.steps} -> {out}",
+          file=sys.stderr)
+    if over.get("steps") is not None:
+        from genzoo.train.run import write_yaml
+
+        doc["train"]["steps"] = trainer.config.steps
+        write_yaml(out / "config.yaml", doc)
+    trainer.fit()
+    _summary(trainer, out)
+    return 0
+
+
+def _summary(trainer, out: Path) -> None:
+    last = [h for h in trainer.history if "step" in h and not any(k.startswith("eval/") for k in h)]
+    ev = [h for h in trainer.history if "eval/nll" in h or any(k.startswith("eval/") for k in h)]
+    parts = []
+    if last:
+        parts += [f"{k}={v:.4g}" for k, v in last[-1].items() if k.endswith("/loss")]
+    if ev:
+        for k in ("eval/nll", "eval/bpd"):
+            if k in ev[-1]:
+                parts.append(f"{k}={ev[-1][k]:.4g}")
+    print(f"done: step {trainer.step}  " + "  ".join(parts))
+    print(f"run folder: {out}  (model/, checkpoints/, metrics.jsonl, loss.png, samples/)")

@@ -1,0 +1,212 @@
+"""`TrainConfig`: every knob of the training loop, validated through `genzoo.config.build_config`.
+
+A model's `train_defaults` apply under the user's settings: a field the user set explicitly (by keyword, in a
+mapping, in YAML or with `--set`) wins; every other field takes the model's default, then the dataclass default.
+Per-player settings live in `optim: {player: {key: value}}` and override the global ones for that player.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from genzoo.config import build_config, config_to_dict
+from genzoo.errors import ConfigError, suggest
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+SCHEDULES = ("constant", "cosine", "linear")
+
+
+@dataclass
+class PlayerOptim:
+    """Per-player overrides of the optimisation settings (None = use the global value)."""
+
+    optimizer: str | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    nesterov: bool | None = None
+    betas: tuple[float, float] | None = None
+    eps: float | None = None
+    weight_decay: float | None = None
+    l1: float | None = None
+    clip_norm: float | None = None
+    clip_value: float | None = None
+
+
+PLAYER_KEYS = tuple(f.name for f in dataclasses.fields(PlayerOptim))
+
+
+@dataclass
+class TrainConfig:
+    """Training settings (see docs/training.md for the table)."""
+
+    steps: int = 1000
+    batch_size: int = 64
+    # optimisation
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float | None = None  # sgd (None: 0.9), rmsprop (None: 0)
+    nesterov: bool = False  # sgd
+    betas: tuple[float, float] = (0.9, 0.999)  # adam, adamw
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    l1: float = 0.0  # coefficient of genzoo.math.l1_penalty(player parameters), added to the player's loss
+    optim: dict[str, Any] = field(default_factory=dict)  # {player: {optimizer/lr/betas/...}}
+    # schedule
+    schedule: str = "constant"  # constant | cosine | linear
+    warmup_steps: int = 0  # linear warm-up from lr/warmup_steps to lr, before any schedule
+    min_lr_factor: float = 0.0  # cosine / linear decay end at lr * min_lr_factor
+    # gradients
+    clip_norm: float | None = None
+    clip_value: float | None = None
+    grad_accum: int = 1  # batch_size is split into grad_accum micro-batches
+    # weights
+    ema_decay: float | None = None
+    # numerics / reproducibility
+    precision: Literal["fp32", "bf16"] = "fp32"
+    seed: int = 0
+    deterministic: bool = False
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    # logging and side outputs
+    progress: bool = True
+    log_every: int = 10
+    sample_every: int = 0  # 0: only at the end
+    n_samples: int = 64
+    eval_every: int = 0  # 0: only at the end (when eval data is given)
+    eval_batches: int = 20
+    eval_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to log_prob (e.g. {"k": 500})
+    # checkpoints
+    ckpt_every: int = 0  # 0: only at the end
+    keep_last: int = 3
+    # divergence
+    on_nan: Literal["raise", "rollback"] = "raise"
+    rollback_lr_factor: float = 0.5
+    max_rollbacks: int = 3
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "grad_accum", "log_every", "n_samples", "eval_batches", "keep_last"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("sample_every", "eval_every", "ckpt_every", "warmup_steps", "max_rollbacks"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if self.batch_size % self.grad_accum:
+            raise ConfigError(
+                f"TrainConfig.batch_size ({self.batch_size}) must be a multiple of grad_accum ({self.grad_accum})"
+            )
+        if self.lr < 0:
+            raise ConfigError(f"TrainConfig.lr must be >= 0, got {self.lr}")
+        if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"TrainConfig.ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if not 0.0 < self.rollback_lr_factor <= 1.0:
+            raise ConfigError(f"TrainConfig.rollback_lr_factor must lie in (0, 1], got {self.rollback_lr_factor}")
+        for name in ("clip_norm", "clip_value"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise ConfigError(f"TrainConfig.{name} must be > 0, got {v}")
+        check_name("optimizer", self.optimizer, OPTIMIZERS)
+        check_name("schedule", self.schedule, SCHEDULES)
+        self.optim = {
+            str(p): build_config(PlayerOptim, o, where=f"TrainConfig.optim.{p}") if isinstance(o, Mapping) else o
+            for p, o in self.optim.items()
+        }
+        for p, o in self.optim.items():
+            if not isinstance(o, PlayerOptim):
+                raise ConfigError(f"TrainConfig.optim.{p}: expected a mapping of {', '.join(PLAYER_KEYS)}")
+            if o.optimizer is not None:
+                check_name("optimizer", o.optimizer, OPTIMIZERS)
+
+    def player(self, name: str) -> dict[str, Any]:
+        """The effective optimisation settings of player `name` (global values overridden by optim[name])."""
+        out = {k: getattr(self, k) for k in PLAYER_KEYS}
+        o = self.optim.get(name)
+        if o is not None:
+            out.update({k: v for k, v in dataclasses.asdict(o).items() if v is not None})
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = config_to_dict(self)
+        d["optim"] = {p: {k: v for k, v in o.items() if v is not None} for p, o in d["optim"].items()}
+        return d
+
+
+def check_name(kind: str, name: str, options) -> None:
+    from genzoo.errors import unknown_name
+
+    if name not in options:
+        raise unknown_name(kind, name, options)
+
+
+# ---- which fields did the user set? -----------------------------------------------------------------
+_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.init]
+_orig_init = TrainConfig.__init__
+
+
+@functools.wraps(_orig_init)
+def _recording_init(self, *args, **kwargs):
+    _orig_init(self, *args, **kwargs)
+    object.__setattr__(self, "_explicit", frozenset(_FIELDS[: len(args)]) | frozenset(kwargs))
+
+
+TrainConfig.__init__ = _recording_init
+
+
+def explicit_fields(config: TrainConfig) -> frozenset[str]:
+    """Names of the fields the user set (by keyword or in a mapping); the others may take model defaults."""
+    return getattr(config, "_explicit", frozenset(_FIELDS))
+
+
+def make_train_config(config: TrainConfig | Mapping[str, Any] | None = None, **kw) -> TrainConfig:
+    """A TrainConfig from a TrainConfig, a mapping (YAML/JSON) and/or keywords, validated by build_config."""
+    if isinstance(config, TrainConfig):
+        if not kw:
+            return config
+        base = {k: getattr(config, k) for k in explicit_fields(config)}
+        return build_config(TrainConfig, _plain_optim(base), where="train config", **kw)
+    if config is not None and not isinstance(config, Mapping):
+        raise ConfigError(f"train config: expected a TrainConfig or a mapping, got {type(config).__name__}")
+    return build_config(TrainConfig, dict(config or {}), where="train config", **kw)
+
+
+def _plain_optim(d: dict[str, Any]) -> dict[str, Any]:
+    if "optim" in d:
+        d = dict(d)
+        d["optim"] = {
+            p: ({k: v for k, v in dataclasses.asdict(o).items() if v is not None} if isinstance(o, PlayerOptim) else o)
+            for p, o in d["optim"].items()
+        }
+    return d
+
+
+def apply_defaults(config: TrainConfig, defaults: Mapping[str, Any] | None, where: str = "model") -> TrainConfig:
+    """`config` with the model's `train_defaults` filled in under every field the user did not set.
+
+    `optim` merges per player and per key: a user's `optim.discriminator.lr` beats the model's, while the
+    model's `optim.discriminator.betas` still applies.
+    """
+    if not defaults:
+        return config
+    defaults = dict(defaults)
+    unknown = [k for k in defaults if k not in _FIELDS]
+    if unknown:
+        raise ConfigError(
+            f'{where}.train_defaults: unknown key "{unknown[0]}".{suggest(unknown[0], _FIELDS)} '
+            f"Valid keys: {', '.join(sorted(_FIELDS))}"
+        )
+    explicit = explicit_fields(config)
+    user = _plain_optim({k: getattr(config, k) for k in explicit})
+    merged: dict[str, Any] = {k: v for k, v in defaults.items() if k != "optim"}
+    merged.update({k: v for k, v in user.items() if k != "optim"})
+    optim: dict[str, dict[str, Any]] = {}
+    for p, o in dict(defaults.get("optim") or {}).items():
+        optim[p] = dict(o)
+    for p, o in dict(user.get("optim") or {}).items():
+        optim.setdefault(p, {}).update(o)
+    if optim:
+        merged["optim"] = optim
+    out = build_config(TrainConfig, merged, where="train config")
+    object.__setattr__(out, "_explicit", explicit)
+    return out

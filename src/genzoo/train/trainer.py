@@ -1,0 +1,580 @@
+"""`Trainer`: one training loop for every family, through the model contract only (see docs/training.md).
+
+    for step in range(start, steps):                         # step = 0-based index of the update
+        batch = batches[step]                                 # seeded permutation per epoch, last partial dropped
+        for player in model.update_order(step):
+            zero all grads; for each of grad_accum micro-batches: out = model.loss(micro, player) (+ l1 term)
+            check every part finite; (out["loss"] / grad_accum).backward()
+            check the gradient finite; clip; optimizers[player].step()
+        model.on_step_end(step); schedulers step; ema.update(model)
+        log / evaluate / sample / checkpoint at their intervals (counted in completed steps)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from genzoo.errors import CheckpointError, ConfigError, DataError, DivergenceError, suggest
+from genzoo.models.base import Batch, GenerativeModel, atomic_write_bytes
+from genzoo.train import checkpoint as ckpt
+from genzoo.train.config import TrainConfig, apply_defaults, make_train_config
+from genzoo.train.data import BatchOrder, Data, as_data
+from genzoo.train.optim import EMA, Scheduler, build_optimizer
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), numpy and python's `random`."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as e:
+        raise ConfigError(f"train config.device: {e}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f'train config.device = "{name}" but CUDA is not available; use "cpu" or "auto"')
+    return dev
+
+
+@contextlib.contextmanager
+def isolated_rng(seed: int, device: torch.device | None = None) -> Iterator[None]:
+    """Run a block with seeded RNGs and restore torch/numpy/python RNG states afterwards, so side work
+    (sampling, evaluation) never changes what training draws."""
+    devices = [device] if device is not None and device.type == "cuda" else []
+    np_state, py_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+
+
+def _scalar(v: Any) -> Tensor:
+    t = v if isinstance(v, Tensor) else torch.as_tensor(v)
+    return t.detach().float().mean()
+
+
+class Trainer:
+    """Train any `GenerativeModel` (see the module docstring and docs/training.md).
+
+    `train_data`: an ArrayDataset (anything with .x and .y), a Tensor, or an (x, y) tuple. `config`: a
+    TrainConfig or a mapping; keyword overrides are applied on top; the model's `train_defaults` fill every
+    field the user did not set. `out_dir`: the run folder (metrics.jsonl, checkpoints/, samples/, loss.png,
+    model/); None trains in memory only. `callbacks`: functions `f(trainer, record)` called at every log step.
+    """
+
+    def __init__(self, model: GenerativeModel, train_data: Any, config: TrainConfig | dict | None = None,
+                 out_dir: str | os.PathLike | None = None, eval_data: Any = None,
+                 callbacks: list[Callable[[Trainer, dict], None]] | None = None, **overrides: Any):
+        if not isinstance(model, torch.nn.Module) or not hasattr(model, "loss"):
+            raise ConfigError(f"Trainer expects a GenerativeModel, got {type(model).__name__}")
+        name = getattr(model, "name", "") or type(model).__name__
+        cfg = make_train_config(config, **overrides)
+        self.config: TrainConfig = apply_defaults(cfg, getattr(type(model), "train_defaults", None), where=name)
+        cfg = self.config
+        self.model = model
+        self.data: Data = as_data(train_data, "training data")
+        self.eval_data: Data | None = None if eval_data is None else as_data(eval_data, "evaluation data")
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.callbacks = list(callbacks or [])
+        self.device = resolve_device(cfg.device)
+        self.model.to(self.device)
+        self.conditional = int(getattr(getattr(model, "config", None), "num_classes", 0) or 0) > 0
+        if self.conditional and self.data.y is None:
+            raise DataError(f"{name} is conditional (num_classes = {model.config.num_classes}) but the training "
+                            "data has no labels")
+        self._check_data(self.data, "training data")
+        if self.eval_data is not None:
+            self._check_data(self.eval_data, "evaluation data")
+        if cfg.on_nan == "rollback" and self.out_dir is None:
+            raise ConfigError('train config.on_nan = "rollback" needs a run folder (out_dir) for its checkpoints')
+        self.autocast_dtype = self._autocast_dtype()
+        seed_everything(cfg.seed)
+
+        self.players: dict[str, list[torch.nn.Parameter]] = {p: list(ps) for p, ps in model.players().items()}
+        if not self.players:
+            raise ConfigError(f"{name}: players() returned no parameter groups")
+        for p in cfg.optim:
+            if p not in self.players:
+                raise ConfigError(f'train config.optim: unknown player "{p}".{suggest(p, self.players)} '
+                                  f"Players of {name}: {', '.join(self.players)}")
+        self.optimizers = {p: build_optimizer(ps, cfg.player(p)) for p, ps in self.players.items()}
+        self.schedulers = {p: Scheduler(o, cfg.steps, cfg.schedule, cfg.warmup_steps, cfg.min_lr_factor)
+                           for p, o in self.optimizers.items()}
+        self.ema = EMA(model, cfg.ema_decay) if cfg.ema_decay is not None else None
+        self.order = BatchOrder(len(self.data), cfg.batch_size, cfg.seed)
+
+        self.step = 0  # completed steps
+        self.history: list[dict[str, Any]] = []
+        self.rollbacks = 0
+        self.elapsed = 0.0
+        self._acc: dict[str, list[float]] = {}  # since the last log: key -> [sum, count, last value]
+        self._last_ckpt_step: int | None = None
+        self.last_loss: float | None = None
+
+    # ---- construction helpers ------------------------------------------------------------------------
+    def _check_data(self, data: Data, what: str) -> None:
+        n = min(2, len(data))
+        if n == 0:
+            raise DataError(f"{what} is empty")
+        y = data.y[:n].to(self.device) if (self.conditional and data.y is not None) else None
+        try:
+            self.model.check_input(data.x[:n].to(self.device), y)
+        except DataError as e:
+            raise DataError(f"{what} ({data.name}) does not fit the model: {e}") from None
+
+    def _autocast_dtype(self) -> torch.dtype | None:
+        if self.config.precision != "bf16":
+            return None
+        if self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            print("genzoo: bf16 is not supported on this GPU; training in fp32", file=sys.stderr)
+            return None
+        if self.device.type not in ("cpu", "cuda"):
+            print(f"genzoo: bf16 autocast is not supported on {self.device.type}; training in fp32", file=sys.stderr)
+            return None
+        return torch.bfloat16
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    # ---- batches ---------------------------------------------------------------------------------------
+    def batch(self, i: int) -> Batch:
+        """Batch number `i` of the run (0-based), on the device."""
+        idx = self.order.indices(i)
+        y = self.data.y[idx] if (self.conditional and self.data.y is not None) else None
+        return Batch(self.data.x[idx], y).to(self.device)
+
+    def _micro(self, batch: Batch) -> list[Batch]:
+        k = self.config.grad_accum
+        if k == 1:
+            return [batch]
+        xs = batch.x.chunk(k)
+        ys = batch.y.chunk(k) if batch.y is not None else [None] * k
+        return [Batch(a, b) for a, b in zip(xs, ys)]
+
+    # ---- one step --------------------------------------------------------------------------------------
+    def _train_step(self) -> dict[str, float]:
+        cfg, model, i = self.config, self.model, self.step
+        model.train()
+        micro = self._micro(self.batch(i))
+        k = len(micro)
+        logged: dict[str, float] = {}
+        order = list(model.update_order(i))
+        for player in order:
+            if player not in self.players:
+                raise ConfigError(f'{model.name}.update_order({i}) names an unknown player "{player}"; '
+                                  f"players: {', '.join(self.players)}")
+            params = self.players[player]
+            settings = cfg.player(player)
+            model.zero_grad(set_to_none=True)
+            sums: dict[str, float] = {}
+            for mb in micro:
+                with self._autocast():
+                    out = model.loss(mb, player)
+                if not isinstance(out, dict) or "loss" not in out:
+                    raise TypeError(f"{model.name}.loss must return a dict with a 'loss' entry, got {type(out)}")
+                loss = out["loss"]
+                if settings["l1"]:
+                    from genzoo.math import l1_penalty
+
+                    l1 = settings["l1"] * l1_penalty(params)
+                    loss = loss + l1
+                    out = {**out, "loss": loss, "l1": l1}
+                names = list(out)
+                values = torch.stack([_scalar(out[n]) for n in names]).tolist()
+                bad = [n for n, v in zip(names, values) if not math.isfinite(v)]
+                if bad:
+                    part = next((n for n in bad if n != "loss"), "loss")
+                    raise DivergenceError(
+                        f'non-finite loss at step {i}: player "{player}", loss part "{part}" = '
+                        f"{values[names.index(part)]}"
+                    )
+                for n, v in zip(names, values):
+                    sums[n] = sums.get(n, 0.0) + v / k
+                (loss / k).backward()
+            grads = [p.grad for p in params if p.grad is not None]
+            gnorm = float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
+            if not math.isfinite(gnorm):
+                raise DivergenceError(
+                    f'non-finite gradient at step {i}: player "{player}", loss part "loss" (grad norm = {gnorm})'
+                )
+            if settings["clip_value"] is not None:
+                torch.nn.utils.clip_grad_value_(params, settings["clip_value"])
+            if settings["clip_norm"] is not None:
+                torch.nn.utils.clip_grad_norm_(params, settings["clip_norm"])
+            self.optimizers[player].step()
+            for n, v in sums.items():
+                logged[f"{player}/{n}"] = v
+            logged[f"grad_norm/{player}"] = gnorm
+        for player in self.players:
+            logged[f"lr/{player}"] = self.schedulers[player].get_lr()
+        model.zero_grad(set_to_none=True)
+        model.on_step_end(i)
+        for s in self.schedulers.values():
+            s.step()
+        if self.ema is not None:
+            self.ema.update(model)
+        self.step = i + 1
+        losses = [v for key, v in logged.items() if key.endswith("/loss") and key.split("/")[0] in self.players]
+        self.last_loss = losses[-1] if losses else None
+        return logged
+
+    # ---- the loop --------------------------------------------------------------------------------------
+    def fit(self, stop_at: int | None = None) -> list[dict[str, Any]]:
+        """Train until `config.steps` (or until `stop_at` completed steps, e.g. to simulate an interruption).
+
+        Returns the metric history (train records and "eval/..." records), also in `metrics.jsonl`.
+        """
+        cfg = self.config
+        end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            if self.step == 0 and not self.history:
+                atomic_write_bytes(self.out_dir / "metrics.jsonl", b"")
+            if cfg.on_nan == "rollback" and ckpt.latest_checkpoint(self.ckpt_dir) is None:
+                self.save_checkpoint()
+        bar = self._progress(end)
+        with self._deterministic():
+            t_last = time.perf_counter()
+            while self.step < end:
+                try:
+                    logged = self._train_step()
+                except DivergenceError as e:
+                    if cfg.on_nan == "rollback" and self.rollbacks < cfg.max_rollbacks:
+                        self.rollback(str(e))
+                        bar.n = self.step
+                        bar.refresh()
+                        t_last = time.perf_counter()
+                        continue
+                    if cfg.on_nan == "rollback":
+                        raise DivergenceError(
+                            f"{e} (after {self.rollbacks} rollbacks, max_rollbacks reached)"
+                        ) from None
+                    raise
+                now = time.perf_counter()
+                self.elapsed += now - t_last
+                t_last = now
+                for key, v in logged.items():
+                    a = self._acc.setdefault(key, [0.0, 0, 0.0])
+                    a[0] += v
+                    a[1] += 1
+                    a[2] = v
+                bar.update(1)
+                if self.last_loss is not None:
+                    bar.set_postfix(loss=f"{self.last_loss:.4g}", refresh=False)
+                s = self.step
+                if s % cfg.log_every == 0 or s == cfg.steps:
+                    self._log()
+                if self.eval_data is not None and cfg.eval_every and s % cfg.eval_every == 0 and s != cfg.steps:
+                    self._record(self.evaluate())
+                if self.out_dir is not None and cfg.sample_every and s % cfg.sample_every == 0 and s != cfg.steps:
+                    self.save_samples()
+                    self.plot()
+                if self.out_dir is not None and cfg.ckpt_every and s % cfg.ckpt_every == 0 and s != end:
+                    self.save_checkpoint()
+                t_last = time.perf_counter()
+        bar.close()
+        if self.step >= cfg.steps:
+            if self.eval_data is not None:
+                self._record(self.evaluate())
+        if self.out_dir is not None:
+            if self._last_ckpt_step != self.step:
+                self.save_checkpoint()
+            if self.step >= cfg.steps:
+                self.save_samples()
+                self.save_model(self.out_dir / "model")
+            self.plot()
+        return self.history
+
+    def _progress(self, end: int):
+        from tqdm.auto import tqdm
+
+        enabled = self.config.progress and sys.stderr.isatty()
+        return tqdm(total=end, initial=self.step, disable=not enabled, desc=getattr(self.model, "name", "") or "train",
+                    dynamic_ncols=True, leave=True)
+
+    @contextlib.contextmanager
+    def _deterministic(self):
+        if not self.config.deterministic:
+            yield
+            return
+        prev = torch.are_deterministic_algorithms_enabled()
+        prev_bench = torch.backends.cudnn.benchmark
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(prev)
+            torch.backends.cudnn.benchmark = prev_bench
+
+    # ---- logging ---------------------------------------------------------------------------------------
+    def _log(self) -> None:
+        if not self._acc:
+            return
+        rec: dict[str, Any] = {"step": self.step, "epoch": round(self.step / self.order.per_epoch, 4)}
+        for key in sorted(self._acc):
+            s, n, last = self._acc[key]
+            rec[key] = last if key.startswith("lr/") else s / n
+        rec["time"] = round(self.elapsed, 4)
+        self._acc = {}
+        self._record(rec)
+        for cb in self.callbacks:
+            cb(self, rec)
+
+    def _record(self, rec: dict[str, Any]) -> None:
+        self.history.append(rec)
+        if self.out_dir is not None:
+            with open(self.out_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+    # ---- evaluation and samples ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def eval_weights(self) -> Iterator[GenerativeModel]:
+        """The model in eval mode with the EMA weights loaded when EMA is on (restored on exit)."""
+        was = self.model.training
+        self.model.eval()
+        try:
+            if self.ema is not None:
+                with self.ema.applied(self.model):
+                    yield self.model
+            else:
+                yield self.model
+        finally:
+            self.model.train(was)
+
+    def evaluate(self, data: Any = None) -> dict[str, Any]:
+        """Mean loss parts per player on up to `eval_batches` batches of held-out data, plus NLL and bits/dim
+        (through genzoo.eval.likelihood) for likelihood models. Keys are "eval/<player>/<part>", "eval/nll"..."""
+        cfg = self.config
+        d = self.eval_data if data is None else as_data(data, "evaluation data")
+        if d is None:
+            raise DataError("evaluate: no evaluation data given")
+        bs = min(cfg.batch_size, len(d))
+        nb = max(1, min(cfg.eval_batches, len(d) // bs))
+        rec: dict[str, Any] = {"step": self.step}
+        sums: dict[str, float] = {}
+        players = list(dict.fromkeys(self.model.update_order(self.step)))
+        with isolated_rng(cfg.seed + 1, self.device), self.eval_weights() as model:
+            for b in range(nb):
+                x = d.x[b * bs:(b + 1) * bs]
+                y = d.y[b * bs:(b + 1) * bs] if (self.conditional and d.y is not None) else None
+                batch = Batch(x, y).to(self.device)
+                for p in players:
+                    with self._autocast():
+                        out = model.loss(batch, p)
+                    for n, v in out.items():
+                        key = f"eval/{p}/{n}"
+                        sums[key] = sums.get(key, 0.0) + float(_scalar(v)) / nb
+            rec.update(sums)
+            if getattr(model, "likelihood", "none") != "none":
+                from genzoo.eval.likelihood import evaluate_likelihood
+
+                r = evaluate_likelihood(model, (d.x, d.y), batch_size=bs, max_examples=nb * bs, device=self.device,
+                                        **cfg.eval_kwargs)
+                rec["eval/nll"] = r["nll"]
+                rec["eval/bpd"] = r["bpd"]
+        return rec
+
+    def sample(self, n: int | None = None, seed: int | None = None) -> Tensor:
+        """n samples from the model (EMA weights when on), with a fixed seed; class-conditional models get
+        labels 0, 1, 2, ... cycling."""
+        n = n or self.config.n_samples
+        cond = None
+        if self.conditional:
+            cond = torch.arange(n, device=self.device) % int(self.model.config.num_classes)
+        with isolated_rng(self.config.seed + 2 if seed is None else seed, self.device), self.eval_weights() as m:
+            with torch.no_grad():
+                return m.sample(n, cond).detach().cpu()
+
+    def save_samples(self, path: str | os.PathLike | None = None) -> Path | None:
+        from genzoo.train.plots import save_samples
+
+        if path is None:
+            if self.out_dir is None:
+                return None
+            path = self.out_dir / "samples" / f"step_{self.step:06d}.png"
+        try:
+            s = self.sample()
+        except NotImplementedError:
+            return None
+        ref = self.data.x[:2000] if self.data.kind == "points" else None
+        return save_samples(s, path, self.data.kind, reference=ref, meta=self.data.meta,
+                            title=f"{getattr(self.model, 'name', '')} step {self.step}")
+
+    def plot(self) -> Path | None:
+        from genzoo.train.plots import save_loss_curves
+
+        if self.out_dir is None:
+            return None
+        train = [h for h in self.history if not any(k.startswith("eval/") for k in h)]
+        ev = [h for h in self.history if any(k.startswith("eval/") for k in h)]
+        return save_loss_curves(train, self.out_dir / "loss.png", eval_history=ev)
+
+    def save_model(self, path: str | os.PathLike) -> Path:
+        """Save the model (EMA weights when on) as a model folder (model.safetensors + config.json)."""
+        with self.eval_weights() as m:
+            return m.save(path)
+
+    # ---- checkpoints -----------------------------------------------------------------------------------
+    @property
+    def ckpt_dir(self) -> Path:
+        if self.out_dir is None:
+            raise CheckpointError("this Trainer has no run folder (out_dir=None)")
+        return self.out_dir / "checkpoints"
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """(tensors, JSON meta) of the full training state."""
+        tensors: dict[str, Tensor] = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        if self.ema is not None:
+            tensors.update({f"ema/{k}": v for k, v in self.ema.state_dict().items()})
+        optim_meta = {}
+        for p, o in self.optimizers.items():
+            t, m = ckpt.flatten_optimizer(f"optim/{p}", o.state_dict())
+            tensors.update(t)
+            optim_meta[p] = m
+        t, rng_meta = ckpt.rng_state()
+        tensors.update(t)
+        model_cfg = None
+        if hasattr(self.model, "config_dict"):
+            try:
+                model_cfg = self.model.config_dict()
+            except Exception:  # noqa: BLE001  a config that is not a dataclass: no auto re-creation on resume
+                model_cfg = None
+        meta = {
+            "step": self.step,
+            "model": {"name": getattr(self.model, "name", ""), "family": getattr(self.model, "family", ""),
+                      "config": model_cfg},
+            "config": self.config.to_dict(),
+            "schedulers": {p: s.state_dict() for p, s in self.schedulers.items()},
+            "optimizers": optim_meta,
+            "rng": rng_meta,
+            "data": self.order.state(self.step),
+            "history": self.history,
+            "log_acc": self._acc,
+            "extra_state": self.model.extra_state(),
+            "rollbacks": self.rollbacks,
+            "elapsed": self.elapsed,
+        }
+        return tensors, meta
+
+    def save_checkpoint(self) -> Path:
+        """Write checkpoint `checkpoints/step_XXXXXXXX/` atomically; refuses non-finite weights."""
+        tensors, meta = self.state()
+        for k, v in tensors.items():
+            if k.startswith(("model/", "ema/")) and v.is_floating_point() and not torch.isfinite(v).all():
+                raise DivergenceError(
+                    f'non-finite weights at step {self.step} ("{k}"): checkpoint not written'
+                )
+        path = ckpt.save_checkpoint(self.ckpt_dir, self.step, tensors, meta, keep_last=self.config.keep_last)
+        self._last_ckpt_step = self.step
+        return path
+
+    def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], where: str = "checkpoint") -> None:
+        """Restore the full training state from `state()`'s output (model, EMA, optimizers, schedulers, RNGs,
+        step, history)."""
+        d = meta.get("data", {})
+        if d.get("n") not in (None, len(self.data)) or d.get("batch_size") not in (None, self.config.batch_size):
+            raise DataError(
+                f"{where}: was trained on {d.get('n')} examples in batches of {d.get('batch_size')}, now given "
+                f"{len(self.data)} in batches of {self.config.batch_size}; resume with the same data and batch_size"
+            )
+        model_sd = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+        try:
+            self.model.load_state_dict(model_sd, strict=True)
+            if self.ema is not None:
+                ema_sd = {k[len("ema/"):]: v for k, v in tensors.items() if k.startswith("ema/")}
+                self.ema.load_state_dict(ema_sd if ema_sd else model_sd)
+            for p, o in self.optimizers.items():
+                if p not in meta["optimizers"]:
+                    raise CheckpointError(f'{where}: no optimizer state for player "{p}"')
+                o.load_state_dict(ckpt.unflatten_optimizer(f"optim/{p}", tensors, meta["optimizers"][p]))
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"{where}: state does not match the model ({str(e).splitlines()[0]})") from None
+        for p, s in self.schedulers.items():
+            st = meta["schedulers"].get(p)
+            if st is not None:
+                s.load_state_dict(st)
+        ckpt.set_rng_state(tensors, meta["rng"])
+        self.step = int(meta["step"])
+        self.history = list(meta.get("history", []))
+        self._acc = {k: list(v) for k, v in meta.get("log_acc", {}).items()}
+        self.rollbacks = int(meta.get("rollbacks", 0))
+        self.elapsed = float(meta.get("elapsed", 0.0))
+        self.model.load_extra_state(meta.get("extra_state", {}))
+        self._last_ckpt_step = self.step
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.out_dir / "metrics.jsonl",
+                               "".join(json.dumps(h) + "\n" for h in self.history).encode())
+
+    def rollback(self, reason: str = "") -> None:
+        """Go back to the last checkpoint and multiply every learning rate by `rollback_lr_factor`."""
+        last = ckpt.latest_checkpoint(self.ckpt_dir)
+        if last is None:
+            raise DivergenceError(f"{reason} (no checkpoint to roll back to)")
+        tensors, meta = ckpt.load_checkpoint(last)
+        rollbacks = self.rollbacks + 1
+        self.load_state(tensors, meta, where=str(last))
+        self.rollbacks = rollbacks
+        for s in self.schedulers.values():
+            s.scale *= self.config.rollback_lr_factor
+            s._apply()
+        msg = (f"genzoo: {reason}; rolled back to step {self.step} and scaled the learning rate by "
+               f"{self.config.rollback_lr_factor} (rollback {rollbacks}/{self.config.max_rollbacks})")
+        print(msg, file=sys.stderr)
+        self._record({"step": self.step, "event": "rollback", "reason": reason,
+                      "lr_scale": next(iter(self.schedulers.values())).scale})
+
+    @classmethod
+    def resume(cls, run_dir: str | os.PathLike, train_data: Any, eval_data: Any = None,
+               model: GenerativeModel | None = None, checkpoint: str | os.PathLike | None = None,
+               callbacks=None, **overrides: Any) -> Trainer:
+        """A Trainer continuing from the last checkpoint of `run_dir` (or from `checkpoint`), bit-exactly on CPU.
+
+        `model`: the model object to load the weights into; by default re-created from the registry by the
+        name and config the checkpoint records. `overrides`: TrainConfig fields to change (e.g. steps=5000).
+        """
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise CheckpointError(f"{run_dir}: no such run folder")
+        path = Path(checkpoint) if checkpoint is not None else ckpt.latest_checkpoint(run_dir / "checkpoints")
+        if path is None:
+            raise CheckpointError(f"{run_dir}: no checkpoint found (expected {run_dir / 'checkpoints'}/step_*/)")
+        tensors, meta = ckpt.load_checkpoint(path)
+        if model is None:
+            from genzoo.models import create
+
+            info = meta.get("model") or {}
+            if not info.get("name") or info.get("config") is None:
+                raise CheckpointError(f"{path}: the checkpoint names no registered model; pass model=...")
+            model = create(info["name"], **info["config"])
+        config = make_train_config(meta["config"], **overrides)
+        trainer = cls(model, train_data, config, out_dir=run_dir, eval_data=eval_data, callbacks=callbacks)
+        trainer.load_state(tensors, meta, where=str(path))
+        return trainer

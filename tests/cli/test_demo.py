@@ -1,0 +1,61 @@
+"""`genzoo demo` on a patched job table: tiny models, fake data, report files."""
+
+from __future__ import annotations
+
+import pytest
+from cli_toys import MODEL, CliGauss, fake_available, fake_get
+
+import genzoo.data
+from genzoo.cli import demo as demo_mod
+from genzoo.cli import main
+from genzoo.models import available, register
+from genzoo.models.registry import _REGISTRY
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch):
+    register(MODEL, family="test")(CliGauss)
+    monkeypatch.setattr(genzoo.data, "get", fake_get, raising=False)
+    monkeypatch.setattr(genzoo.data, "available", fake_available, raising=False)
+    yield
+    _REGISTRY.pop(MODEL, None)
+
+
+def test_demo_writes_self_contained_report(tmp_path, monkeypatch, capsys):
+    jobs = [
+        demo_mod.DemoJob("gauss-blobs", MODEL, "blobs", train_config={"batch_size": 16}, steps=5, quick_steps=3,
+                         pictures=("samples", "reconstructions", "loss")),
+        demo_mod.DemoJob("gauss-img", MODEL, "tinyimg", train_config={"batch_size": 16}, steps=5, quick_steps=3,
+                         pictures=("samples", "interpolations", "loss")),
+        demo_mod.DemoJob("missing", "no-such-model", "blobs"),
+    ]
+    if "vae" in available():
+        jobs.append(demo_mod.DemoJob("vae-img", "vae", "tinyimg", model_config={"latent_dim": 2, "hidden": [8]},
+                                     train_config={"batch_size": 16}, steps=5, quick_steps=3,
+                                     pictures=("samples", "reconstructions", "interpolations", "loss"),
+                                     eval_kwargs={"k": 5}))
+    monkeypatch.setattr(demo_mod, "JOBS", jobs)
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--quick"]) == 0
+    html = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    assert html.count("data:image/png;base64,") >= 4
+    assert "gauss-blobs" in html and "NLL (nats/example)" in html and "bits/dim" in html
+    assert "no-such-model" in html and "is not registered" in html
+    assert "](gauss-blobs/pictures/samples.png)" in md and "](gauss-img/loss.png)" in md
+    assert (out / "gauss-img" / "pictures" / "samples.png").is_file()
+    if "vae" in available():
+        assert (out / "vae-img" / "pictures" / "interpolations.png").is_file()
+        assert (out / "vae-img" / "pictures" / "reconstructions.png").is_file()
+    # re-running replaces the previous demo runs
+    assert main(["demo", "--out", str(out), "--quick", "--only", "gauss-blobs"]) == 0
+    assert main(["demo", "--only", "gauss-blobz"]) == 2
+    assert 'Did you mean "gauss-blobs"' in capsys.readouterr().err
+
+
+def test_demo_table_rows_are_well_formed():
+    names = [j.name for j in demo_mod.JOBS]
+    assert len(names) == len(set(names))
+    allowed = {"samples", "reconstructions", "interpolations", "loss"}
+    for j in demo_mod.JOBS:
+        assert set(j.pictures) <= allowed and j.quick_steps <= j.steps
