@@ -12,7 +12,6 @@ install: $(STAMP)
 # torch is pinned and installed first (a CPU wheel here); the package itself declares a range.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)

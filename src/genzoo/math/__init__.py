@@ -3,20 +3,72 @@
 Every function's docstring gives its formula and source; docs/math.md lists them all.
 """
 
+from genzoo.math.divergences import knn_kl, median_bandwidth, mmd, sliced_wasserstein, wasserstein_1d
 from genzoo.math.gaussian import gaussian_entropy, gaussian_kl, gaussian_log_prob, reparameterize
-from genzoo.math.montecarlo import log_mean_exp
+from genzoo.math.info import (
+    Capacity,
+    channel_capacity,
+    cross_entropy,
+    entropy,
+    js_divergence,
+    kl_divergence,
+    mutual_information,
+)
+from genzoo.math.mcmc import (
+    MCMCResult,
+    hmc,
+    langevin,
+    metropolis_hastings,
+    random_walk_proposal,
+    uniform_categorical_proposal,
+)
+from genzoo.math.montecarlo import (
+    Estimate,
+    ISEstimate,
+    effective_sample_size,
+    importance_sampling,
+    kl_mc,
+    log_mean_exp,
+    mc_estimate,
+)
 from genzoo.math.penalties import gradient_penalty, l1_penalty, l2_penalty, r1_penalty
 from genzoo.math.units import bits_per_dim
+from genzoo.math.vi import elbo
 
 __all__ = [
+    "Capacity",
+    "Estimate",
+    "ISEstimate",
+    "MCMCResult",
     "bits_per_dim",
+    "channel_capacity",
+    "cross_entropy",
+    "effective_sample_size",
+    "elbo",
+    "entropy",
     "gaussian_entropy",
     "gaussian_kl",
     "gaussian_log_prob",
     "gradient_penalty",
+    "hmc",
+    "importance_sampling",
+    "js_divergence",
+    "kl_divergence",
+    "kl_mc",
+    "knn_kl",
     "l1_penalty",
     "l2_penalty",
+    "langevin",
     "log_mean_exp",
+    "mc_estimate",
+    "median_bandwidth",
+    "metropolis_hastings",
+    "mmd",
+    "mutual_information",
     "r1_penalty",
+    "random_walk_proposal",
     "reparameterize",
+    "sliced_wasserstein",
+    "uniform_categorical_proposal",
+    "wasserstein_1d",
 ]
