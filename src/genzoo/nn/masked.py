@@ -1,0 +1,82 @@
+"""Masked layers for autoregressive networks: `MaskedLinear` and `MADE` (Germain et al. 2015).
+
+MADE turns an MLP into an autoregressive map: each input i gets a degree m(i) in 1..D (its position in the
+autoregressive order), each hidden unit k a degree m(k) in 1..D-1, and a connection is kept only where
+m(k) >= m(i) (into a hidden unit) or m_out(j) > m(k) (into output j, of degree m_out(j) = m(j)). Output j then
+depends on inputs of degree < m(j) only: the Jacobian d out / d in is strictly lower-triangular in the order.
+A context vector (a condition) may feed every hidden unit without a mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genzoo.nn.mlp import activation
+
+
+class MaskedLinear(nn.Linear):
+    """y = x (W * M)^T + b with a fixed binary mask M (out_features, in_features), kept as a buffer."""
+
+    def __init__(self, in_features: int, out_features: int, mask: Tensor, bias: bool = True):
+        super().__init__(in_features, out_features, bias=bias)
+        if tuple(mask.shape) != (out_features, in_features):
+            raise ValueError(f"mask must have shape {(out_features, in_features)}, got {tuple(mask.shape)}")
+        self.register_buffer("mask", mask.to(self.weight.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight * self.mask, self.bias)
+
+
+def made_degrees(features: int, hidden: Sequence[int], order: Sequence[int] | None = None) -> list[Tensor]:
+    """Degrees of the input and hidden units: input i -> order[i] (a permutation of 1..D; default 1..D),
+    hidden unit k of every layer -> 1 + (k mod max(1, D - 1)) (deterministic, every degree used)."""
+    d_in = torch.arange(1, features + 1) if order is None else torch.as_tensor(list(order), dtype=torch.long)
+    if sorted(d_in.tolist()) != list(range(1, features + 1)):
+        raise ValueError(f"order must be a permutation of 1..{features}, got {list(d_in.tolist())}")
+    degs = [d_in]
+    for h in hidden:
+        degs.append(torch.arange(h) % max(1, features - 1) + 1)
+    return degs
+
+
+class MADE(nn.Module):
+    """Masked autoencoder for distribution estimation: (N, D) [+ context (N, K)] -> (N, P, D), where
+    out[:, p, j] depends only on x[:, i] with order[i] < order[j] (and on the context).
+
+    `params`: P outputs per feature (e.g. 2 for shift and log-scale). `zero_last` zero-initialises the output layer.
+    """
+
+    def __init__(self, features: int, hidden: Sequence[int], params: int = 2, context: int = 0,
+                 order: Sequence[int] | None = None, act: str = "relu", zero_last: bool = False):
+        super().__init__()
+        if features < 1 or params < 1 or not hidden:
+            raise ValueError("MADE needs features >= 1, params >= 1 and at least one hidden layer")
+        self.features, self.params, self.context = features, params, context
+        degs = made_degrees(features, hidden, order)
+        layers: list[nn.Module] = []
+        for d0, d1 in zip(degs[:-1], degs[1:]):
+            layers.append(MaskedLinear(len(d0), len(d1), (d1[:, None] >= d0[None, :]).float()))
+        self.hidden_layers = nn.ModuleList(layers)
+        self.ctx = nn.Linear(context, hidden[0], bias=False) if context > 0 else None
+        d_out = degs[0].repeat(params)  # output p * D + j has the degree of input j
+        self.out = MaskedLinear(len(degs[-1]), params * features, (d_out[:, None] > degs[-1][None, :]).float())
+        if zero_last:
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+        self.act = activation(act)
+        self.register_buffer("order", degs[0].clone())
+
+    def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
+        h = self.hidden_layers[0](x)
+        if self.ctx is not None:
+            if context is None:
+                raise ValueError("this MADE was built with a context; pass one")
+            h = h + self.ctx(context)
+        h = self.act(h)
+        for layer in self.hidden_layers[1:]:
+            h = self.act(layer(h))
+        return self.out(h).view(x.shape[0], self.params, self.features)
