@@ -1,0 +1,37 @@
+"""`genzoo lab mode-collapse` end to end at a tiny budget (the lab's numbers come from real runs, not this test)."""
+
+import json
+
+import pytest
+
+from genzoo.cli import main
+
+
+def test_lab_mode_collapse_smoke(tmp_path, capsys):
+    rc = main(["lab", "mode-collapse", "--models", "pacgan", "--datasets", "ring8", "--seeds", "0,1",
+               "--steps", "3", "--batch-size", "16", "--set", "g_hidden=[8]", "--set", "d_hidden=[8]",
+               "--device", "cpu", "--out", str(tmp_path)])
+    assert rc == 0
+    runs = json.loads((tmp_path / "mode_collapse.json").read_text())["runs"]
+    assert {(r["model"], r["seed"]) for r in runs} == {("pacgan", 0), ("pacgan", 1)}
+    assert all(r["n_samples"] == 2500 and r["n_modes"] == 8 for r in runs)
+    table = (tmp_path / "mode_collapse.md").read_text()
+    assert "| pacgan | 0,1 | 3 |" in table and "±" in table
+    assert (tmp_path / "mode_collapse_ring8.png").is_file()
+
+
+def test_lab_errors(tmp_path, capsys):
+    assert main(["lab", "mode-collapse", "--models", "nope", "--out", str(tmp_path)]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["lab", "mode-collapse", "--models", "gan", "--datasets", "moons", "--seeds", "0", "--steps", "1",
+                 "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("argv", [["lab"], ["lab", "--help"]])
+def test_lab_help(argv, capsys):
+    try:
+        rc = main(argv)
+    except SystemExit as e:
+        rc = e.code
+    assert rc == 0
+    assert "mode-collapse" in capsys.readouterr().out
