@@ -1,0 +1,143 @@
+"""What every diffusion/score model shares: config fields, the network, preprocessing, labels and guidance."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from genzoo.errors import ConfigError, DataError
+from genzoo.models.base import GenerativeModel, ModelConfig
+from genzoo.models.diffusion.nets import build_net
+
+
+@dataclass
+class DiffusionNetConfig(ModelConfig):
+    """Fields shared by `ddpm`, `ddim`, `ncsn`, `score-sde`.
+
+    net: "auto" (a UNet for (C, H, W) images, an MLP for flat data) | "unet" | "mlp". channels, num_res_blocks,
+    attention (one flag per level; None: lowest resolution only), heads, dropout: the UNet. hidden: the MLP widths.
+    num_classes > 0 makes the model class-conditional with classifier-free guidance: labels are replaced by a
+    "no label" token with probability p_uncond in training; sampling uses eps_u + guidance_scale (eps_c - eps_u)
+    (1: plain conditional). Images are mapped to [-1, 1] inside loss/log_prob, samples back to [0, 1];
+    flat data are used as they are. sample_batch: examples per network call when sampling / evaluating.
+    """
+
+    data_shape: tuple[int, ...] = (1, 28, 28)
+    net: Literal["auto", "unet", "mlp"] = "auto"
+    channels: tuple[int, ...] = (32, 64, 64)
+    num_res_blocks: int = 1
+    attention: tuple[bool, ...] | None = None
+    heads: int = 1
+    dropout: float = 0.0
+    hidden: tuple[int, ...] = (128, 128, 128)
+    p_uncond: float = 0.1
+    guidance_scale: float = 1.0
+    sample_batch: int = 500
+
+    def __post_init__(self):
+        self.data_shape = tuple(self.data_shape)
+        self.channels = tuple(self.channels)
+        self.hidden = tuple(self.hidden)
+        if self.attention is not None:
+            self.attention = tuple(self.attention)
+        checks = [
+            (all(s > 0 for s in self.data_shape), "data_shape must be positive"),
+            (self.num_classes >= 0, "num_classes must be >= 0"),
+            (len(self.channels) > 0 and all(c > 0 for c in self.channels), "channels must be positive"),
+            (self.num_res_blocks >= 1, "num_res_blocks must be >= 1"),
+            (0 <= self.p_uncond < 1, "p_uncond must lie in [0, 1)"),
+            (0 <= self.dropout < 1, "dropout must lie in [0, 1)"),
+            (self.sample_batch >= 1, "sample_batch must be >= 1"),
+            (self.net != "unet" or len(self.data_shape) == 3, "net 'unet' needs image data_shape (C, H, W)"),
+            (self.attention is None or len(self.attention) == len(self.channels), "attention: one flag per level"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(f"{type(self).__name__}: {msg}")
+
+
+class DiffusionBase(GenerativeModel):
+    """Shared machinery; subclasses implement loss / sample / log_prob."""
+
+    train_defaults = {"lr": 2e-4}
+
+    def __init__(self, config: DiffusionNetConfig, out_mult: int = 1):
+        super().__init__(config)
+        self.net = build_net(config.data_shape, out_mult, config)
+
+    # ---- data space --------------------------------------------------------------------------------------------
+    @property
+    def is_image(self) -> bool:
+        return len(self.config.data_shape) == 3
+
+    @property
+    def dims(self) -> int:
+        return math.prod(self.config.data_shape)
+
+    def preprocess(self, x: Tensor) -> Tensor:
+        return x * 2 - 1 if self.is_image else x
+
+    def postprocess(self, x: Tensor) -> Tensor:
+        return ((x + 1) / 2).clamp(0, 1) if self.is_image else x
+
+    def check_input(self, x: Tensor, condition: Tensor | None = None) -> None:
+        super().check_input(x, condition)
+        if self.is_image and (x.min() < 0 or x.max() > 1):
+            raise DataError(f"{self.name}: images must lie in [0, 1], got values in [{x.min():.3g}, {x.max():.3g}]")
+
+    # ---- labels and guidance -----------------------------------------------------------------------------------
+    def _train_labels(self, y: Tensor | None, n: int) -> Tensor | None:
+        k = self.config.num_classes
+        if k == 0:
+            return None
+        if y is None:
+            return torch.full((n,), k, dtype=torch.long, device=self.device)
+        y = y.to(self.device).long()
+        if self.config.p_uncond > 0:
+            drop = torch.rand(n, device=y.device) < self.config.p_uncond
+            y = torch.where(drop, torch.full_like(y, k), y)
+        return y
+
+    def _sample_labels(self, condition: Tensor | None, n: int) -> Tensor | None:
+        k = self.config.num_classes
+        if k == 0:
+            if condition is not None:
+                raise DataError(f"{self.name}: this model is unconditional (num_classes = 0); got a condition")
+            return None
+        if condition is None:
+            return torch.randint(0, k, (n,), device=self.device)
+        condition = torch.as_tensor(condition, device=self.device).long()
+        if condition.dim() == 0:
+            condition = condition.expand(n)
+        if condition.shape[0] != n or condition.min() < 0 or condition.max() >= k:
+            raise DataError(f"{self.name}: need {n} labels in [0, {k}), got shape {tuple(condition.shape)}")
+        return condition
+
+    def guided_net(self, x: Tensor, t: Tensor, y: Tensor | None, n_pred: int | None = None) -> Tensor:
+        """The network output; with labels and guidance_scale != 1, the prediction channels are
+        u + w (c - u) for the unconditional u and conditional c outputs (any extra channels from c)."""
+        w = self.config.guidance_scale
+        if y is None or w == 1.0:
+            return self.net(x, t, y)
+        null = torch.full_like(y, self.config.num_classes)
+        both = self.net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))
+        c, u = both.chunk(2)
+        if n_pred is None or n_pred == c.shape[1]:
+            return u + w * (c - u)
+        return torch.cat([u[:, :n_pred] + w * (c[:, :n_pred] - u[:, :n_pred]), c[:, n_pred:]], dim=1)
+
+    def _batched(self, n: int, fn) -> Tensor:
+        bs = self.config.sample_batch
+        return torch.cat([fn(i, min(bs, n - i)) for i in range(0, n, bs)])
+
+    def _dequantize_for_ode(self, x: Tensor) -> tuple[Tensor, float]:
+        """Images: uniform dequantization (255 x + u) / 256 in [0, 1), mapped to [-1, 1) with log|det| D log 2 (so
+        log p on [0, 1)^D = log p_y + D log 2). Flat data: as they are."""
+        if not self.is_image:
+            return x, 0.0
+        xq = (x * 255 + torch.rand_like(x)) / 256
+        return 2 * xq - 1, self.dims * math.log(2.0)

@@ -1,0 +1,114 @@
+"""The registered diffusion models on the contract: configs, losses, samplers, guidance, likelihood wiring, errors."""
+
+import math
+
+import pytest
+import torch
+
+from genzoo.errors import ConfigError, DataError
+from genzoo.models import Batch, available, create, get_class
+
+SMALL = dict(data_shape=(1, 12, 12), channels=(8, 16), sample_batch=4)
+
+
+def test_registered():
+    assert {"ddpm", "ddim", "ncsn", "score-sde"} <= set(available(family="diffusion"))
+    assert get_class("ddpm").likelihood == "bound" and get_class("score-sde").likelihood == "exact"
+    assert get_class("ncsn").likelihood == "none"
+    assert create("ddim", data_shape=(2,)).config.sampler == "ddim"
+    m = create("ddpm", data_shape=(2,), likelihood_method="exact")
+    assert m.likelihood == "exact" and get_class("ddpm").likelihood == "bound"
+
+
+@pytest.mark.parametrize("kw", [
+    dict(pred="eps"), dict(pred="x0", schedule="cosine"), dict(pred="v", schedule="sigmoid"),
+    dict(loss="vlb"), dict(loss="hybrid", learned_var=True), dict(num_classes=3, p_uncond=0.5),
+])
+def test_ddpm_losses_and_samplers(kw):
+    m = create("ddpm", timesteps=20, **SMALL, **kw)
+    x = torch.rand(4, 1, 12, 12)
+    y = torch.randint(0, 3, (4,)) if kw.get("num_classes") else None
+    out = m.loss(Batch(x, y))
+    assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
+    out["loss"].backward()
+    assert all(p.grad is not None for p in m.parameters() if p.requires_grad)
+    if "vlb" in kw.get("loss", ""):
+        assert "vlb" in out
+    for sampler in ("ddpm", "ddim"):
+        m.config.sampler, m.config.sample_steps = sampler, 5
+        s = m.sample(5)
+        assert s.shape == (5, 1, 12, 12) and s.min() >= 0 and s.max() <= 1
+
+
+def test_continuous_samplers_and_likelihoods_2d():
+    m = create("ddpm", data_shape=(2,), timesteps=50, hidden=(16, 16))
+    for sampler in ("pf-ode", "sde", "pc"):
+        m.config.sampler, m.config.sample_steps = sampler, 10
+        assert torch.isfinite(m.sample(6)).all()
+    x = torch.randn(5, 2)
+    torch.manual_seed(1)
+    lp = m.log_prob(x)  # the VLB draws x_k ~ q(x_k | x_0): seed both calls alike
+    assert lp.shape == (5,) and torch.isfinite(lp).all()
+    torch.manual_seed(1)
+    assert torch.allclose(m.bits_per_dim(x), -lp / (2 * math.log(2)), atol=1e-5)  # bpd_bins = 1
+    m.config.likelihood_method = "exact"
+    assert torch.isfinite(m.log_prob(x)).all()
+    s = create("score-sde", data_shape=(2,), hidden=(16, 16), sample_steps=10, sde="ve")
+    assert torch.isfinite(s.loss(Batch(x))["loss"]) and torch.isfinite(s.log_prob(x)).all()
+    for sampler in ("pc", "sde", "pf-ode"):
+        s.config.sampler = sampler
+        assert s.sample(3).shape == (3, 2)
+    n = create("ncsn", data_shape=(2,), hidden=(16, 16), steps_per_level=3)
+    assert torch.isfinite(n.loss(Batch(x))["loss"]) and n.sample(4).shape == (4, 2)
+
+
+def test_image_likelihood_units():
+    m = create("ddpm", timesteps=10, vlb_steps=3, **SMALL)
+    x = torch.randint(0, 256, (2, 1, 12, 12)).float() / 255
+    assert m.bpd_bins == 1  # discretised decoder: a pmf over the 256 levels
+    bpd = m.bits_per_dim(x)
+    assert torch.isfinite(bpd).all() and (bpd > 0).all()
+    s = create("score-sde", **SMALL, exact_trace=False, ode_tol=1e-3)
+    assert s.bpd_bins == 256 and torch.isfinite(s.bits_per_dim(x)).all()
+
+
+def test_guidance_combines_outputs():
+    m = create("ddpm", data_shape=(2,), timesteps=10, num_classes=2, guidance_scale=3.0, hidden=(8,))
+    for p in m.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    x, t, y = torch.randn(4, 2), torch.full((4,), 3.0), torch.tensor([0, 1, 0, 1])
+    c, u = m.net(x, t, y), m.net(x, t, torch.full_like(y, 2))
+    assert torch.allclose(m.guided_net(x, t, y), u + 3.0 * (c - u), atol=1e-5)
+    assert m.sample(3, torch.tensor([1, 1, 0])).shape == (3, 2)
+
+
+def test_errors():
+    with pytest.raises(ConfigError, match="learned_var"):
+        create("ddpm", learned_var=True)
+    with pytest.raises(ConfigError):
+        create("ddpm", timesteps=1)
+    m = create("ddpm", timesteps=10, **SMALL)
+    with pytest.raises(DataError, match="shape"):
+        m.log_prob(torch.rand(2, 1, 10, 10))
+    with pytest.raises(DataError, match=r"\[0, 1\]"):
+        m.log_prob(torch.rand(2, 1, 12, 12) * 3)
+    with pytest.raises(DataError, match="unconditional"):
+        m.sample(2, torch.tensor([0, 1]))
+
+
+def test_ddpm_learns_a_gaussian():
+    """End to end: 600 Adam steps of an MLP DDPM on 2-D Gaussian data; DDIM samples match the mean and scale."""
+    torch.manual_seed(0)
+    mu = torch.tensor([1.0, -0.5])
+    L = torch.tensor([[0.7, 0.0], [0.3, 0.5]])
+    m = create("ddim", data_shape=(2,), timesteps=100, hidden=(64, 64), sample_steps=20)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    for _ in range(600):
+        x = mu + torch.randn(256, 2) @ L.T
+        loss = m.loss(Batch(x))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    s = m.sample(2000)
+    assert (s.mean(0) - mu).abs().max() < 0.1
+    assert torch.allclose(torch.cov(s.T), L @ L.T, atol=0.1)
