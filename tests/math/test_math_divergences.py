@@ -145,3 +145,51 @@ def test_knn_kl_approaches_closed_form():
     assert abs(knn_kl(x, y, k=5).item()) < 0.05
     with pytest.raises(ValueError, match="k must"):
         knn_kl(x[:3], y, k=3)
+
+
+def test_float32_far_from_origin_matches_float64():
+    """Data offset by 1000 in float32: the matrix-product distance |a|^2 + |b|^2 - 2 a.b cancels catastrophically
+    (squared norms ~2e6, float32 spacing there ~0.1), which turned knn_kl into NaN and perturbed the MMD. The
+    estimators centre the data and knn_kl uses exact distances, so float32 agrees with float64."""
+    x = torch.randn(3000, 2, dtype=D, generator=gen(0))
+    y = 1.5 * torch.randn(3000, 2, dtype=D, generator=gen(1)) + 0.3
+    off = 1000.0
+    ref_kl = knn_kl(x, y, k=5).item()
+    got_kl = knn_kl((x + off).float(), (y + off).float(), k=5).item()
+    assert math.isfinite(got_kl) and got_kl == pytest.approx(ref_kl, abs=2e-3)
+    xs, ys = x[:500], y[:500]
+    ref_mmd = mmd(xs, ys, bandwidth=1.0).item()
+    assert mmd((xs + off).float(), (ys + off).float(), bandwidth=1.0).item() == pytest.approx(ref_mmd, rel=1e-3)
+    assert median_bandwidth((xs + off).float(), (ys + off).float()).item() == pytest.approx(
+        median_bandwidth(xs, ys).item(), rel=1e-5)
+    # the other side: the uncentred matrix-product distances are visibly wrong at this offset
+    a = (xs + off).float()
+    naive = torch.cdist(a, a, compute_mode="use_mm_for_euclid_dist")
+    exact = torch.cdist(xs, xs)
+    assert (naive.double() - exact).abs().max().item() > 0.05
+
+
+def test_knn_kl_rejects_duplicate_points():
+    x = torch.randn(50, 2, dtype=D, generator=gen(0))
+    dup = torch.cat([x, x[:3]])
+    with pytest.raises(ValueError, match="6 point.s. of x have 1 or more exact duplicates"):
+        knn_kl(dup, torch.randn(40, 2, dtype=D, generator=gen(1)))
+    assert math.isfinite(knn_kl(dup, torch.randn(40, 2, dtype=D, generator=gen(1)), k=2))  # k=2 looks past one copy
+    with pytest.raises(ValueError, match="coincide with 1 or more points of y"):
+        knn_kl(x, torch.cat([x[:2], torch.randn(40, 2, dtype=D, generator=gen(1))]))
+
+
+def test_mmd_median_bandwidth_is_a_constant_for_gradients():
+    x = torch.randn(40, 2, dtype=D, generator=gen(0), requires_grad=True)
+    y = torch.randn(40, 2, dtype=D, generator=gen(1)) + 0.5
+    (g_default,) = torch.autograd.grad(mmd(x, y), x)
+    h = median_bandwidth(x.detach(), y)
+    (g_fixed,) = torch.autograd.grad(mmd(x, y, bandwidth=h), x)
+    assert torch.allclose(g_default, g_fixed, atol=1e-12) and torch.isfinite(g_default).all()
+    # the other side: letting the gradient flow through the heuristic changes it
+    def through(xx):
+        hh = torch.cdist(torch.cat([xx, y]), torch.cat([xx, y]))
+        hh = hh[torch.triu_indices(80, 80, 1).unbind()].median()
+        return mmd(xx, y, bandwidth=hh)
+    (g_through,) = torch.autograd.grad(through(x), x)
+    assert not torch.allclose(g_default, g_through, atol=1e-6)

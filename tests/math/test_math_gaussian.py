@@ -1,6 +1,9 @@
 """Diagonal-Gaussian closed forms against torch.distributions, scipy and Monte Carlo (two-sided)."""
 
+import math
+
 import numpy as np
+import pytest
 import scipy.stats
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
@@ -82,3 +85,35 @@ def test_reparameterize_moments_and_gradient():
     z2 = reparameterize(mu.expand(n, 2), logvar.expand(n, 2), generator=torch.Generator().manual_seed(1))
     z2.pow(2).mean(0).sum().backward()
     assert close(logvar.grad, [1.0, 9.0], tol=3e-2)
+
+
+def test_gaussian_kl_stable_for_large_log_variances_in_float32():
+    # equal large log-variances: KL is exactly the mean term; e^100 overflows float32, the ratio e^0 does not
+    lv = torch.full((3,), 100.0)
+    mu_q, mu_p = torch.zeros(3), torch.zeros(3)
+    assert gaussian_kl(mu_q, lv, mu_p, lv).item() == 0.0
+    ref = gaussian_kl(mu_q.double(), lv.double() + 1.0, mu_p.double(), lv.double())  # ratio e^1 per dim
+    got = gaussian_kl(mu_q, lv + 1.0, mu_p, lv)
+    assert got.dtype == torch.float32 and torch.isfinite(got)
+    assert got.item() == pytest.approx(ref.item(), rel=1e-6)
+    assert ref.item() == pytest.approx(1.5 * (math.e - 2.0), rel=1e-12)  # 3 * 1/2 (e - 1 - 1)
+    # the other side: the naive product form overflows
+    naive = 0.5 * (lv - (lv + 1.0) + (lv + 1.0).exp() * torch.exp(-lv) - 1.0).sum()
+    assert not torch.isfinite(naive) or abs(naive.item() - ref.item()) > 1e-3
+    # and tiny differences keep their precision: KL ~ d^2 / 4 per dim for logvar_q - logvar_p = d
+    d = 1e-4
+    small = gaussian_kl(torch.zeros(1, dtype=torch.float64), torch.full((1,), d, dtype=torch.float64))
+    assert small.item() == pytest.approx(0.5 * (math.expm1(d) - d), rel=1e-9)
+
+
+def test_reparameterize_broadcasts_independent_noise():
+    # a shared mean (2,) with a batch of log-variances (n, 2): every row must get its own noise
+    n = 20_000
+    mu = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    logvar = torch.zeros(n, 2, dtype=torch.float64)
+    z = reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (n, 2)
+    assert close(z.var(0), [1.0, 1.0], tol=0.05)
+    assert not close(z.var(0), [0.0, 0.0], tol=0.05)  # the other side: one noise vector shared by all rows
+    z2 = reparameterize(mu.expand(n, 2), torch.zeros(2, dtype=torch.float64), generator=torch.Generator())
+    assert z2.shape == (n, 2) and z2.var(0).min().item() > 0.9

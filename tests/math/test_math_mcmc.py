@@ -157,3 +157,21 @@ def test_ula_bias_matches_closed_form_and_shrinks_with_step_size():
     mala = langevin(lp, x0, 200, step_size=0.5, burn_in=50, metropolis=True, generator=torch.Generator().manual_seed(1))
     per_chain = mala.samples[..., 0].pow(2).mean(0)
     assert abs(per_chain.mean().item() - 1.0) < 4.5 * per_chain.std().item() / math.sqrt(CHAINS)
+
+
+def test_acceptance_rate_is_an_exact_count_in_the_chain_dtype():
+    # a target that rejects every proposal except those that land at x >= 0 from x = -1: count by hand
+    lp = lambda x: torch.where(x[:, 0] >= 0, 0.0, -math.inf).to(x.dtype)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.zeros(500, 1, dtype=torch.float32)
+    res = metropolis_hastings(lp, x0, 8, step_size=1.0, generator=g)
+    assert res.acceptance_rate.dtype == torch.float32
+    moved = (res.samples[1:] != res.samples[:-1]).any(-1).sum(0) + (res.samples[0] != x0).any(-1)
+    assert torch.equal(res.acceptance_rate, moved.float() / 8)  # an accepted continuous proposal always moves
+    # from x = 0 exactly half of the proposals land in x >= 0: one step, 2000 chains, stderr 0.011
+    one = metropolis_hastings(lp, torch.zeros(2000, 1, dtype=torch.float32), 1, step_size=1.0, generator=g)
+    assert abs(one.acceptance_rate.mean().item() - 0.5) < 4.5 * math.sqrt(0.25 / 2000)
+    assert abs(one.acceptance_rate.mean().item() - 0.6) > 4.5 * math.sqrt(0.25 / 2000)  # the other side
+    ints = metropolis_hastings(lp_discrete, torch.zeros(4, 1, dtype=torch.long), 5,
+                               proposal=uniform_categorical_proposal(3), generator=g)
+    assert ints.acceptance_rate.dtype == torch.get_default_dtype()

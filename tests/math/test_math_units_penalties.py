@@ -100,3 +100,24 @@ def test_l1_l2_penalties():
     lin = torch.nn.Linear(3, 2)
     l2_penalty(lin.parameters()).backward()
     assert close(lin.weight.grad, 2 * lin.weight.detach())
+
+
+def test_gradient_penalty_linear_critic_exact_for_every_sample():
+    # f(x) = w.x has gradient w everywhere, so every sample's term is (|w| - 1)^2, whatever its eps
+    w = torch.tensor([0.3, -1.2, 2.0], dtype=D)
+    real, fake = torch.randn(16, 3, dtype=D), torch.randn(16, 3, dtype=D)
+    per = gradient_penalty(lambda x: x @ w, real, fake, reduction="none")
+    assert per.shape == (16,)
+    assert close(per, torch.full((16,), ((w.norm() - 1) ** 2).item(), dtype=D), tol=1e-12)
+    assert per.mean().item() == pytest.approx(gradient_penalty(lambda x: x @ w, real, fake).item(), abs=1e-12)
+    # the other side: a per-batch norm spread over the samples is not the per-sample value
+    batch_norm = (math.sqrt(16) * w.norm() - 1) ** 2
+    assert not close(per, batch_norm, tol=1e-3)
+    # scalar samples (N,) and target 0 (the "zero-centred" penalty): (|w| - 0)^2 = w^2
+    per1 = gradient_penalty(lambda x: 3.0 * x, torch.randn(5, dtype=D), torch.randn(5, dtype=D), target=0.0,
+                            reduction="none")
+    assert close(per1, torch.full((5,), 9.0, dtype=D))
+    r1 = r1_penalty(lambda x: x @ w, real, reduction="none")
+    assert close(r1, torch.full((16,), w.pow(2).sum().item(), dtype=D))
+    with pytest.raises(ValueError, match="reduction"):
+        gradient_penalty(lambda x: x @ w, real, fake, reduction="sum")

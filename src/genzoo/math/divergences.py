@@ -21,10 +21,21 @@ def _flat(x: Tensor, name: str) -> Tensor:
     return x if x.is_floating_point() else x.double()
 
 
+def _center(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Both samples shifted by their pooled mean. Distances are unchanged, but the matrix-product form of
+    torch.cdist (|a|^2 + |b|^2 - 2 a.b, used for large inputs) no longer cancels catastrophically when the data sit
+    far from the origin (in float32 an offset of 100 already turns nearest-neighbour distances into noise)."""
+    c = torch.cat([x, y]).mean(0, keepdim=True)
+    return x - c, y - c
+
+
 def median_bandwidth(x: Tensor, y: Tensor, max_points: int = 1000) -> Tensor:
     """Median heuristic: the median pairwise Euclidean distance within the pooled sample (off the diagonal),
     from at most `max_points` points of each set (Gretton et al. 2012, sec. 8)."""
-    z = torch.cat([_flat(x, "x")[:max_points], _flat(y, "y")[:max_points]])
+    x, y = _flat(x, "x")[:max_points], _flat(y, "y")[:max_points]
+    dtype = torch.promote_types(x.dtype, y.dtype)
+    x, y = _center(x.to(dtype), y.to(dtype))
+    z = torch.cat([x, y])
     d = torch.cdist(z, z)
     iu = torch.triu_indices(len(z), len(z), offset=1, device=z.device)
     return d[iu[0], iu[1]].median()
@@ -35,7 +46,8 @@ def mmd(x: Tensor, y: Tensor, kernel: str = "rbf", bandwidth: float | Tensor | N
 
         MMD^2_u = 1/(m(m-1)) sum_{i!=j} k(x_i, x_j) + 1/(n(n-1)) sum_{i!=j} k(y_i, y_j) - 2/(mn) sum_{i,j} k(x_i, y_j)
 
-    Kernels (h = `bandwidth`, by default the median pairwise distance of the pooled sample):
+    Kernels (h = `bandwidth`, by default the median pairwise distance of the pooled sample, treated as a constant:
+    no gradient flows through the heuristic):
       "rbf":  k = exp(-|x - y|^2 / (2 h^2))
       "imq":  k = (1 + |x - y|^2 / h^2)^(-1/2)  (inverse multiquadric; Gorham & Mackey 2017)
       "poly": k = (x . y / d + 1)^3, d the feature dimension; KID's kernel (Binkowski et al. 2018), no bandwidth.
@@ -52,7 +64,11 @@ def mmd(x: Tensor, y: Tensor, kernel: str = "rbf", bandwidth: float | Tensor | N
         def k(a: Tensor, b: Tensor) -> Tensor:
             return (a @ b.T / d + 1.0).pow(3)
     elif kernel in ("rbf", "imq"):
-        h = median_bandwidth(x, y) if bandwidth is None else torch.as_tensor(bandwidth, dtype=x.dtype)
+        x, y = _center(x, y)  # translation-invariant kernels: exact same value, better float32 distances
+        if bandwidth is None:
+            h = median_bandwidth(x.detach(), y.detach())
+        else:
+            h = torch.as_tensor(bandwidth, dtype=x.dtype, device=x.device)
         h2 = (h * h).clamp_min(torch.finfo(x.dtype).tiny)
 
         def k(a: Tensor, b: Tensor) -> Tensor:
@@ -123,7 +139,9 @@ def knn_kl(x: Tensor, y: Tensor, k: int = 1, chunk: int = 2048) -> Tensor:
         KL ~= d/n sum_i log( nu_k(i) / rho_k(i) ) + log( m / (n - 1) )
 
     rho_k(i): distance from x_i to its k-th nearest neighbour among the other x's; nu_k(i): to its k-th nearest
-    y. Consistent as n, m -> infinity; needs continuous data (duplicate points give rho = 0).
+    y. Consistent as n, m -> infinity; needs continuous data: a point with k exact duplicates among the x's has
+    rho = 0 and raises ValueError. Distances are computed exactly (no matrix-product shortcut) after centring,
+    so float32 data far from the origin is safe.
     """
     x, y = _flat(x, "x"), _flat(y, "y")
     dtype = torch.promote_types(x.dtype, y.dtype)
@@ -134,12 +152,19 @@ def knn_kl(x: Tensor, y: Tensor, k: int = 1, chunk: int = 2048) -> Tensor:
         raise ValueError(f"x and y must have the same feature size, got {x.shape[1]} and {y.shape[1]}")
     if not 1 <= k < n or k > m:
         raise ValueError(f"k must satisfy 1 <= k < n and k <= m, got k={k}, n={n}, m={m}")
-    log_ratio = []
+    x, y = _center(x, y)
+    exact = "donot_use_mm_for_euclid_dist"
+    log_rho, log_nu = [], []
     for s in range(0, n, chunk):
         xs = x[s:s + chunk]
-        dxx = torch.cdist(xs, x)
         # exclude each point itself: its k-th neighbour among the others is the (k+1)-th smallest distance
-        rho = dxx.topk(k + 1, dim=1, largest=False).values[:, k]
-        nu = torch.cdist(xs, y).topk(k, dim=1, largest=False).values[:, k - 1]
-        log_ratio.append(torch.log(nu) - torch.log(rho))
-    return d * torch.cat(log_ratio).mean() + math.log(m / (n - 1))
+        log_rho.append(torch.cdist(xs, x, compute_mode=exact).topk(k + 1, dim=1, largest=False).values[:, k].log())
+        log_nu.append(torch.cdist(xs, y, compute_mode=exact).topk(k, dim=1, largest=False).values[:, k - 1].log())
+    log_rho, log_nu = torch.cat(log_rho), torch.cat(log_nu)
+    if torch.isinf(log_rho).any():
+        raise ValueError(f"knn_kl: {int(torch.isinf(log_rho).sum())} point(s) of x have {k} or more exact duplicates "
+                         f"(k-th neighbour distance 0); the estimator needs continuous data (raise k or add jitter)")
+    if torch.isinf(log_nu).any():
+        raise ValueError(f"knn_kl: {int(torch.isinf(log_nu).sum())} point(s) of x coincide with {k} or more points of "
+                         f"y (distance 0); the estimator needs continuous data (raise k or add jitter)")
+    return d * (log_nu - log_rho).mean() + math.log(m / (n - 1))

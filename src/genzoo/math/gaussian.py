@@ -16,12 +16,16 @@ def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor | None = None, logv
     KL = 1/2 sum_i [ logvar_p - logvar_q + (e^logvar_q + (mu_q - mu_p)^2) / e^logvar_p - 1 ]
     With the standard normal prior (defaults): KL = -1/2 sum_i [1 + logvar_q - mu_q^2 - e^logvar_q]
     (Kingma & Welling 2014, appendix B).
+
+    The variance ratio is computed as e^(logvar_q - logvar_p), never e^logvar_q * e^-logvar_p, so equal large
+    log-variances (e.g. 100 in float32, where e^100 overflows) give the exact 0 rather than inf or NaN.
     """
     if mu_p is None:
         mu_p = torch.zeros_like(mu_q)
     if logvar_p is None:
         logvar_p = torch.zeros_like(logvar_q)
-    kl = 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) * torch.exp(-logvar_p) - 1.0)
+    d = logvar_q - logvar_p
+    kl = 0.5 * (torch.expm1(d) - d + (mu_q - mu_p).pow(2) * torch.exp(-logvar_p))
     return kl.sum(-1)
 
 
@@ -38,6 +42,10 @@ def gaussian_log_prob(x: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
 
 def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """z = mu + e^(logvar/2) * eps, eps ~ N(0, I): a sample whose gradient flows to mu and logvar
-    (the reparameterization trick, Kingma & Welling 2014, section 2.4)."""
-    eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device, generator=generator)
+    (the reparameterization trick, Kingma & Welling 2014, section 2.4).
+
+    mu and logvar broadcast against each other; the noise has the broadcast shape, so a shared mean with a batch
+    of log-variances (or the reverse) still draws independent noise for every element."""
+    shape = torch.broadcast_shapes(mu.shape, logvar.shape)
+    eps = torch.randn(shape, dtype=torch.promote_types(mu.dtype, logvar.dtype), device=mu.device, generator=generator)
     return mu + torch.exp(0.5 * logvar) * eps

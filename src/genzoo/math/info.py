@@ -115,11 +115,13 @@ def channel_capacity(
     `transition[..., x, y] = p(y | x)`, each row a distribution. With q(y) = sum_x r(x) p(y|x) and
     D(x) = KL(p(.|x) || q), iterate r(x) <- r(x) e^{D(x)} / sum_x' r(x') e^{D(x')}. The bounds
     log sum_x r(x) e^{D(x)} <= C <= max_x D(x) bracket the capacity; iteration stops when their gap is below
-    `tol` nats for every channel in the batch. Returns `Capacity(capacity, input)`.
+    `tol` nats for every channel in the batch (`tol` is raised to 8 machine epsilons of the dtype, so float32
+    input cannot ask for a gap it cannot resolve). Returns `Capacity(capacity, input)`.
     """
     W = _as_prob(transition, "transition")
     if W.dim() < 2:
         raise ValueError(f"transition must be a matrix p(y|x) of shape (..., X, Y), got shape {tuple(W.shape)}")
+    tol = max(float(tol), 8 * torch.finfo(W.dtype).eps)
     r = torch.full(W.shape[:-1], 1.0 / W.shape[-2], dtype=W.dtype, device=W.device)
     w_log_w = _xlogy(W, W).sum(-1)  # sum_y p(y|x) log p(y|x)
     lower = torch.zeros(W.shape[:-2], dtype=W.dtype, device=W.device)

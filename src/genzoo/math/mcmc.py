@@ -54,14 +54,17 @@ def _accept(log_alpha: Tensor, generator: torch.Generator | None) -> Tensor:
 
 
 def _run(kernel: Callable, state: tuple, steps: int, burn_in: int, thin: int) -> MCMCResult:
-    kept, accepted = [], torch.zeros(state[0].shape[0], dtype=torch.float64, device=state[0].device)
+    x0 = state[0]
+    accepted = torch.zeros(x0.shape[0], dtype=torch.int64, device=x0.device)  # exact counts on any device
+    kept = []
     for t in range(burn_in + steps):
         state, acc = kernel(state)
         if t >= burn_in:
-            accepted += acc.to(torch.float64)
+            accepted += acc
             if (t - burn_in + 1) % thin == 0:
                 kept.append(state[0].detach().clone())
-    return MCMCResult(torch.stack(kept), accepted / steps)
+    rate_dtype = x0.dtype if x0.is_floating_point() else torch.get_default_dtype()
+    return MCMCResult(torch.stack(kept), accepted.to(rate_dtype) / steps)
 
 
 def random_walk_proposal(step_size: float | Tensor = 0.5) -> Proposal:
@@ -82,7 +85,7 @@ def uniform_categorical_proposal(num_states: int) -> Proposal:
 
     def propose(x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         shift = torch.randint(1, num_states, x.shape, device=x.device, generator=generator)
-        return (x + shift) % num_states, torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+        return (x + shift) % num_states, torch.zeros(x.shape[0], dtype=torch.get_default_dtype(), device=x.device)
 
     return propose
 
