@@ -46,6 +46,24 @@ def test_far_samples_are_not_high_quality():
     assert st["modes_covered"] == 4  # the far samples cover nothing
 
 
+def test_reverse_kl_uses_the_high_quality_histogram():
+    """PacGAN's evaluation: KL(histogram of high-quality samples over modes || uniform). 100 HQ samples at each of
+    the 8 ring modes plus 800 off-mode samples nearest to mode 0: the protocol's KL is 0; the all-samples
+    histogram (reverse_kl_all, 900 of 1,600 samples at mode 0) is unbalanced and must differ."""
+    means, std = _modes("ring8")
+    hq = means.repeat(100, 1)
+    off = means[0] * 1.2 + torch.zeros(800, 2)  # 0.2 from mode 0: nearest is mode 0, far beyond 3 std
+    st = mode_stats(torch.cat([hq, off]), "ring8")
+    assert st["high_quality_pct"] == pytest.approx(50.0) and st["modes_covered"] == 8
+    assert st["reverse_kl"] == pytest.approx(0.0, abs=1e-12)
+    p = torch.tensor([900.0] + [100.0] * 7, dtype=torch.float64) / 1600
+    assert st["reverse_kl_all"] == pytest.approx(float((p * torch.log(8 * p)).sum()), rel=1e-9)
+    assert st["reverse_kl_all"] > 0.3  # the other histogram would have been reported as imbalanced
+    # no high-quality sample at all: KL is undefined and reported as log K
+    st = mode_stats(off, "ring8")
+    assert st["modes_covered"] == 0 and st["reverse_kl"] == pytest.approx(math.log(8))
+
+
 def test_real_data_scores_perfectly():
     from genzoo.data.toy import toy2d
 

@@ -31,6 +31,8 @@ TOY = ("ring8", "grid25")
 LAB_2D = {"data_shape": (2,), "latent_dim": 2, "g_hidden": (128, 128, 128), "d_hidden": (128, 128),
           "g_batch_norm": False}
 LAB_2D_TRAIN = {"lr": 1e-3, "schedule": "cosine"}
+# Per-model lab settings on the toy sets that differ from the above (the model's train_defaults give the rest).
+LAB_2D_BY_MODEL: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
 LAB_STACKED = {"data_shape": (3, 28, 28), "latent_dim": 64, "width": 32}
 N_SAMPLES = {"ring8": 2500, "grid25": 2500, "stacked-mnist": 10000}
 
@@ -105,6 +107,23 @@ def toy_data(name: str, n: int, seed: int) -> torch.Tensor:
     return toy2d(name, n, seed=seed)
 
 
+def lab_settings(model_name: str, dataset: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model config, TrainConfig overrides) the lab uses for `model_name` on `dataset` before --set/--train-set:
+    GANs on the toy sets get LAB_2D / LAB_2D_TRAIN (and LAB_2D_BY_MODEL), on stacked MNIST LAB_STACKED; any
+    other model only the data shape (its own defaults otherwise)."""
+    from genzoo.models import get_class
+
+    is_gan = get_class(model_name).family == "gan" and model_name != "pggan"
+    if dataset in TOY:
+        if not is_gan:
+            return {"data_shape": (2,)}, {}
+        cfg, train = LAB_2D_BY_MODEL.get(model_name, ({}, {}))
+        return {**LAB_2D, **cfg}, {**LAB_2D_TRAIN, **train}
+    if dataset == "stacked-mnist":
+        return (dict(LAB_STACKED) if is_gan else {"data_shape": (3, 28, 28)}), {}
+    raise ConfigError(f"lab mode-collapse: unknown data set {dataset!r}; use ring8, grid25, stacked-mnist")
+
+
 # ---- one run -----------------------------------------------------------------------------------------------
 def _parse_sets(items: list[str]) -> dict[str, Any]:
     import yaml
@@ -155,34 +174,32 @@ def run_one(model_name: str, dataset: str, seed: int, steps: int, batch_size: in
             overrides: dict[str, Any], device: str = "auto",
             train_overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], torch.Tensor]:
     from genzoo.eval.modes import mode_stats
-    from genzoo.models import create, get_class
+    from genzoo.models import create
 
     torch.manual_seed(seed)
-    is_gan = get_class(model_name).family == "gan" and model_name != "pggan"
+    cfg, train = lab_settings(model_name, dataset)
     if dataset in TOY:
         data = toy_data(dataset, 100_000, seed)
-        # GANs get the lab's PacGAN-like architecture; any other model that samples 2-D its own defaults
-        cfg = {**(LAB_2D if is_gan else {"data_shape": (2,)}), **overrides}
-    elif dataset == "stacked-mnist":
-        data = stacked_mnist_data(50_000, seed)
-        base = LAB_STACKED if is_gan else {"data_shape": (3, 28, 28)}
-        cfg = {**base, **{k: v for k, v in overrides.items() if k not in LAB_2D}}
+        cfg = {**cfg, **overrides}
     else:
-        raise ConfigError(f"lab mode-collapse: unknown data set {dataset!r}; use ring8, grid25, stacked-mnist")
+        data = stacked_mnist_data(50_000, seed)
+        cfg = {**cfg, **{k: v for k, v in overrides.items() if k not in LAB_2D}}
     model = create(model_name, **cfg)
-    if dataset in TOY and is_gan:
-        lr = LAB_2D_TRAIN["lr"] if lr is None else lr
-        train_overrides = {"schedule": LAB_2D_TRAIN["schedule"], **(train_overrides or {})}
-    how, secs = train_model(model, data, steps, batch_size, seed, lr, device, train_overrides)
+    train = {**train, **(train_overrides or {})}
+    if lr is not None:
+        train["lr"] = lr
+    lr = train.pop("lr", None)
+    how, secs = train_model(model, data, steps, batch_size, seed, lr, device, train)
+    train_used = {**({"lr": lr} if lr is not None else {}), **train}
     model.eval()
     torch.manual_seed(10_000 + seed)
     samples = torch.cat([model.sample(min(2500, N_SAMPLES[dataset] - i)).cpu()
                          for i in range(0, N_SAMPLES[dataset], 2500)])
     st = mode_stats(samples, dataset)
     st.pop("counts", None)
+    plain = lambda d: {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}  # noqa: E731
     rec = {"model": model_name, "dataset": dataset, "seed": seed, "steps": steps, "batch_size": batch_size,
-           "train_seconds": round(secs, 1), "trainer": how, "config": {k: (list(v) if isinstance(v, tuple) else v)
-                                                                         for k, v in cfg.items()}, **st}
+           "train_seconds": round(secs, 1), "trainer": how, "train": plain(train_used), "config": plain(cfg), **st}
     return rec, samples
 
 

@@ -4,9 +4,11 @@ Toy mixtures (ring8, grid25, 8gaussians), the protocol of VEEGAN / PacGAN (Sriva
 2018; evaluated on 2,500 samples):
 - a sample is *high quality* when it lies within `n_std` (3) standard deviations of its nearest mode's mean;
 - a mode is *covered* when at least `min_count` (1) high-quality samples have it as their nearest mode;
-- *reverse KL* KL(p_hat || U) = sum_k p_hat_k log(K p_hat_k) of the histogram p_hat of every sample's nearest
-  mode against the uniform distribution over the K modes (0 log 0 = 0): 0 for perfect balance, log K when every
-  sample falls in one mode.
+- *reverse KL* KL(p_hat || U) = sum_k p_hat_k log(K p_hat_k) of the histogram p_hat of the high-quality samples
+  over their nearest modes against the uniform distribution over the K modes (0 log 0 = 0), as in the PacGAN
+  evaluation code: 0 for perfect balance, log K when every high-quality sample sits at one mode. With no
+  high-quality sample the histogram is undefined and `reverse_kl` is reported as log K (the worst value);
+  `reverse_kl_all` is the same divergence for the histogram of every sample's nearest mode.
 Stacked MNIST (Metz et al. 2017; PacGAN), 1,000 modes: every channel of a (N, 3, 28, 28) sample is labelled by the
 project's MNIST classifier (genzoo.eval.classifier), mode = 100 d0 + 10 d1 + d2; modes covered (>= min_count
 samples) and KL(p_hat || U) over the 1,000 modes.
@@ -76,7 +78,8 @@ def mode_stats_points(samples: Tensor, means: Tensor, std: float, n_std: float =
         "n_modes": k,
         "modes_covered": int((hq_counts >= min_count).sum()),
         "high_quality_pct": 100.0 * float(hq.double().mean()) if n else 0.0,
-        "reverse_kl": kl_to_uniform(all_counts) if n else float("nan"),
+        "reverse_kl": kl_to_uniform(hq_counts) if int(hq_counts.sum()) else math.log(k),
+        "reverse_kl_all": kl_to_uniform(all_counts) if n else math.log(k),
         "counts": hq_counts.tolist(),
     }
 

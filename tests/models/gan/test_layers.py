@@ -52,6 +52,35 @@ def test_gradient_penalty_is_per_sample():
     assert per_sample[:, 0].std() > 0.1 and (0 <= per_sample).all() and (per_sample <= 1).all()
 
 
+def test_gradient_penalty_matches_a_per_sample_loop_on_a_nonlinear_critic():
+    """GP with a nonlinear MLP critic equals mean_i (||grad f(x_hat_i)|| - 1)^2 computed one sample at a time with
+    the same eps_i; the known per-batch bug (one eps for the batch, or the norm of the whole batch gradient) gives a
+    different value and is rejected."""
+    torch.manual_seed(0)
+    f = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1))
+    critic = lambda t: f(t).squeeze(1)  # noqa: E731
+    real, fake = torch.randn(32, 3, dtype=torch.float64), torch.randn(32, 3, dtype=torch.float64) + 1.0
+    f.double()
+    gp = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(5))
+    eps = torch.rand(32, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    per = []
+    for i in range(32):
+        xi = (eps[i] * real[i] + (1 - eps[i]) * fake[i]).unsqueeze(0).requires_grad_(True)
+        (g,) = torch.autograd.grad(critic(xi).sum(), xi)
+        per.append((g.norm() - 1) ** 2)
+    assert float(gp.detach()) == pytest.approx(float(torch.stack(per).mean()), rel=1e-10)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (g_all,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
+    per_batch_norm = (g_all.norm() - 1) ** 2
+    e1 = eps[:1]  # one eps for the whole batch
+    x1 = (e1 * real + (1 - e1) * fake).requires_grad_(True)
+    (g1,) = torch.autograd.grad(critic(x1).sum(), x1)
+    per_batch_eps = ((g1.norm(dim=1) - 1) ** 2).mean()
+    for wrong in (per_batch_norm, per_batch_eps):
+        assert abs(float(gp.detach()) - float(wrong)) > 1e-3 * max(1.0, float(gp.detach()))
+    assert gp.requires_grad  # differentiable: it is added to the critic loss
+
+
 def test_wgan_gp_model_uses_the_per_sample_penalty():
     model = create("wgan-gp", data_shape=(2,), d_hidden=(8,), g_hidden=(8,))
     model.discriminator = _LinearCritic(torch.tensor([0.0, 3.0]))
@@ -94,6 +123,10 @@ def test_minibatch_stddev_equals_numpy():
     for i in range(8):
         members = xn[[j for j in range(8) if j % 2 == i % 2]]
         assert s[i].item() == pytest.approx(np.sqrt(members.var(axis=0) + 1e-8).mean(), rel=1e-12)
+        # two-sided: the unbiased (ddof = 1) variant, and a group of consecutive samples, are different numbers
+        assert s[i].item() != pytest.approx(np.sqrt(members.var(axis=0, ddof=1) + 1e-8).mean(), rel=1e-3)
+        block = xn[(i // 4) * 4:(i // 4) * 4 + 4]
+        assert s[i].item() != pytest.approx(np.sqrt(block.var(axis=0) + 1e-8).mean(), rel=1e-3)
 
 
 def test_minibatch_discrimination_counts_close_neighbours():
@@ -148,6 +181,7 @@ def test_pggan_fade_in(shape, sides):
             torch.testing.assert_close(at0, F.interpolate(low, scale_factor=2, mode="nearest"))
             new = g.to_rgb[s](g.blocks[s](g.features(z, s - 1)))
             torch.testing.assert_close(g(z, s, 1.0), new)
+            assert (at0 - new).abs().max() > 1e-3  # two-sided: the two ends of the fade really differ
             half = g(z, s, 0.5)
             torch.testing.assert_close(half, 0.5 * at0 + 0.5 * new)
             # the discriminator mirrors it: alpha = 0 sees only the downsampled image through the old path

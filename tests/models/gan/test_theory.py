@@ -48,6 +48,10 @@ def test_optimal_discriminator_value_is_minus_log4_plus_2jsd(data, gen):
     assert 0 <= float(jsd) <= math.log(2) + 1e-9
     if data == gen:
         assert float(v) == pytest.approx(-math.log(4), abs=1e-9)
+    else:  # two-sided: a wrong constant (1 x JSD) and a wrong discriminator are rejected
+        assert abs(float(v) - (-math.log(4) + float(jsd))) > 1e-2
+        for wrong in (torch.full_like(p, 0.5), optimal_discriminator(q, p)):
+            assert float(value_function(wrong, p, q, DX)) < float(v) - 1e-2
 
 
 @pytest.mark.parametrize("data,gen", PAIRS[:1] + PAIRS[2:3])
@@ -90,6 +94,10 @@ def test_trained_discriminator_approaches_d_star():
     err = (d - d_star).abs()
     assert float(err.mean()) < 0.02, float(err.mean())
     assert float(err.max()) < 0.05, float(err.max())
+    # two-sided: the tolerance separates D* from near-misses (D of a slightly different p_g, and D = 1/2)
+    d_near = optimal_discriminator(_normal(x, 0.0, 1.0), _normal(x, 1.3, 1.5))
+    assert float((d - d_near).abs().mean()) > 0.02
+    assert float((d - 0.5).abs().mean()) > 0.1
 
 
 def test_saturating_generator_gradient_vanishes_nonsaturating_does_not():
@@ -106,6 +114,9 @@ def test_saturating_generator_gradient_vanishes_nonsaturating_does_not():
     torch.testing.assert_close(grads["ns"], -(1 - d))  # -(1 - D) -> -1
     assert grads["minimax"].abs()[-1] < 1e-8 and grads["ns"].abs()[-1] > 0.999
     assert torch.all(grads["minimax"].abs().diff() < 0)  # shrinks as D -> 0
+    # two-sided: the analytic formula of the other loss is rejected by autograd
+    assert not torch.allclose(grads["minimax"], generator_grad_wrt_logit("ns", logits.detach()))
+    assert not torch.allclose(grads["ns"], generator_grad_wrt_logit("minimax", logits.detach()))
 
 
 def test_generator_parameter_gradient_through_a_fixed_discriminator():

@@ -13,10 +13,14 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 def apply_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> nn.Module:
     """Spectral normalisation (Miyato et al. 2018) on every Linear / Conv / ConvTranspose / Embedding weight of
-    `module`, through torch.nn.utils.parametrizations.spectral_norm: W -> W / sigma_max(W), with sigma_max
-    estimated by power iteration (one step per forward in training mode)."""
+    `module` (and the equalised-learning-rate layers below), through torch.nn.utils.parametrizations.spectral_norm:
+    W -> W / sigma_max(W), with sigma_max estimated by power iteration (one step per forward in training mode).
+    An equalised layer's run-time constant c is set to 1 under spectral norm, so its effective weight is W / sigma."""
+    kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding, EqualizedLinear, EqualizedConv2d)
     for m in list(module.modules()):
-        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) and not _has_sn(m):
+        if isinstance(m, kinds) and not _has_sn(m):
+            if isinstance(m, (EqualizedLinear, EqualizedConv2d)):
+                m.scale = 1.0
             spectral_norm(m, n_power_iterations=n_power_iterations)
     return module
 

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from genzoo.errors import ConfigError
 from genzoo.math import gradient_penalty
 from genzoo.models.base import Batch, GenerativeModel, ModelConfig
-from genzoo.models.gan.layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
+from genzoo.models.gan.layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm, apply_spectral_norm
 from genzoo.models.gan.losses import discriminator_loss, generator_loss
 from genzoo.models.registry import register
 
@@ -31,7 +31,8 @@ from genzoo.models.registry import register
 class PGGANConfig(ModelConfig):
     """data_shape: (C, S, S) with S = 7 * 2^k or 4 * 2^k. channels: feature maps in every block. start_res:
     side of stage 0 (0: 7 when S is 7 * 2^k, else 4). fade_steps / stable_steps: the schedule. loss: "wgan-gp"
-    (the paper's, with drift epsilon * E D(x)^2) | "ns" | "hinge". mbstd_group: minibatch-stddev group size."""
+    (the paper's, with drift epsilon * E D(x)^2) | "ns" | "hinge". mbstd_group: minibatch-stddev group size.
+    spectral_norm: spectral normalisation on every discriminator layer (equalised scaling then off)."""
 
     data_shape: tuple[int, ...] = (1, 28, 28)
     latent_dim: int = 128
@@ -44,6 +45,7 @@ class PGGANConfig(ModelConfig):
     drift: float = 1e-3
     n_critic: int = 1
     mbstd_group: int = 4
+    spectral_norm: bool = False
 
     def __post_init__(self):
         self.data_shape = tuple(self.data_shape)
@@ -174,6 +176,8 @@ class PGGAN(GenerativeModel):
         c = config
         self.generator = PGGenerator(c.latent_dim, c.data_shape[0], c.channels, c.start, c.n_stages)
         self.discriminator = PGDiscriminator(c.data_shape[0], c.channels, c.start, c.n_stages, c.mbstd_group)
+        if c.spectral_norm:
+            apply_spectral_norm(self.discriminator)
         self.step_count = 0
         self.stage, self.alpha = schedule(0, c.n_stages, c.fade_steps, c.stable_steps)
 
