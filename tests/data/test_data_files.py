@@ -121,3 +121,52 @@ def test_stacked_mnist_labels_consistent():
     x2, y2 = stacked_mnist(50, seed=3, split="test")
     assert torch.equal(x, x2) and torch.equal(y, y2)
     assert not torch.equal(stacked_mnist(50, seed=4, split="test")[1], y)
+
+
+def test_gzip_is_detected_by_its_magic_bytes_not_the_name(tmp_path):
+    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    gz = write_idx(tmp_path / "a-idx3-ubyte.gz", a)
+    renamed = tmp_path / "a-idx3-ubyte"  # compressed, but without the .gz suffix
+    renamed.write_bytes(gz.read_bytes())
+    np.testing.assert_array_equal(read_idx(renamed), a)
+    raw_named_gz = tmp_path / "b-idx3-ubyte.gz"  # decompressed in place by a tool that kept the name
+    raw_named_gz.write_bytes(gzip.decompress(gz.read_bytes()))
+    np.testing.assert_array_equal(read_idx(raw_named_gz), a)
+    # a failed download saved under the IDX name is recognised as such
+    html = tmp_path / "train-images-idx3-ubyte.gz"
+    html.write_bytes(b"<!DOCTYPE html><html><body>403 Forbidden</body></html>")
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz: wrong magic number 0x3C21444F.*HTML.*failed "
+                                        r"download"):
+        read_idx(html)
+
+
+def test_checksum_file_problems_are_data_errors(tmp_path):
+    p = write_idx(tmp_path / "x-idx1-ubyte", np.arange(3, dtype=np.uint8))
+    with pytest.raises(DataError, match=r"SHA256SUMS: cannot read the checksum file"):
+        verify_checksum(p)
+    (tmp_path / "SHA256SUMS").write_text("abc  x-idx1-ubyte\n")
+    with pytest.raises(DataError, match=r"SHA256SUMS: line 1 is not '<64 hex digits>  <file name>'"):
+        verify_checksum(p)
+    (tmp_path / "SHA256SUMS").write_text(f"{sha256_file(p)}  x-idx1-ubyte\n")
+    verify_checksum(p)  # the other side: the right checksum passes
+    (tmp_path / "SHA256SUMS").write_text(f"{sha256_file(p)}  other-file\n")
+    with pytest.raises(DataError, match="no checksum listed for x-idx1-ubyte"):
+        verify_checksum(p)
+    with pytest.raises(DataError, match="missing-file: cannot read for its checksum"):
+        sha256_file(tmp_path / "missing-file")
+
+
+def test_torchvision_raw_layout_with_its_checksums(tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    imgs = np.random.default_rng(2).integers(0, 256, (3, 28, 28)).astype(np.uint8)
+    write_idx(raw / "t10k-images-idx3-ubyte", imgs)
+    write_idx(raw / "t10k-labels-idx1-ubyte", np.array([9, 0, 3], dtype=np.uint8))
+    x, y = load_mnist(tmp_path / "FashionMNIST", "test")
+    assert torch.equal(x[:, 0], torch.from_numpy(imgs)) and y.tolist() == [9, 0, 3]
+    # a SHA256SUMS beside the files is verified
+    (raw / "SHA256SUMS").write_text("".join(f"{sha256_file(raw / n)}  {n}\n"
+                                            for n in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")))
+    load_mnist(tmp_path / "FashionMNIST", "test")
+    (raw / "SHA256SUMS").write_text((raw / "SHA256SUMS").read_text().replace("t10k-labels", "t10k-labelz"))
+    with pytest.raises(DataError, match="no checksum listed for t10k-labels-idx1-ubyte"):
+        load_mnist(tmp_path / "FashionMNIST", "test")

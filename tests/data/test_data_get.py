@@ -194,3 +194,25 @@ def test_user_arrays(tmp_path):
         get(str(tmp_path / "junk.npy"))
     with pytest.raises(ConfigError, match="holdout must lie"):
         get(str(tmp_path / "pts.npy"), holdout=1.5)
+
+
+@pytest.mark.parametrize("name,proper", [("fashion-mnist", "Fashion-MNIST"), ("FashionMNIST", "Fashion-MNIST"),
+                                         ("kmnist", "KMNIST")])
+def test_mnist_format_sets_point_to_root(name, proper):
+    with pytest.raises(UnknownNameError, match=rf'unknown data set "{name}": {proper} is not shipped, but it uses the '
+                                               r'MNIST IDX format: .*get\("mnist", root='):
+        get(name)
+
+
+def test_char_vocab_vectorised_encode_decode():
+    v = CharVocab("zba\u00e9\U0001F600")  # not sorted, with non-ASCII and a non-BMP character
+    text = "ab\U0001F600\u00e9zz"
+    ids = v.encode(text)
+    assert ids.tolist() == [2, 1, 4, 3, 0, 0]
+    assert ids.tolist() == [v.chars.index(c) for c in text]  # the per-character definition
+    assert v.decode(ids) == text and v.decode(torch.zeros(0, dtype=torch.int64)) == ""
+    assert v.encode("").shape == (0,)
+    with pytest.raises(DataError, match="character 'q' is not in the vocabulary of 5"):
+        v.encode("abqx")  # names the first offending character
+    with pytest.raises(DataError, match=r"ids must lie in \[0, 5\), got \[-1, 2\]"):
+        v.decode([2, -1])

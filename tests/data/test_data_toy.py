@@ -50,8 +50,14 @@ def _grid(lo, hi, h):
 ])
 def test_density_integrates_to_one(name, kw, lo, hi, h):
     pts, area = _grid(lo, hi, h)
-    total = toy2d_log_prob(name, pts, **kw).exp().sum().item() * area
+    lp = toy2d_log_prob(name, pts, **kw)
+    total = lp.exp().sum().item() * area
     assert abs(total - 1.0) < 0.01, total
+    # the other side: components 2.5% too wide with the normaliser of the true std (a 5% mass error) fail it
+    if name != "checkerboard":
+        std = kw.get("std", toy2d_modes(name).std)
+        wrong = toy2d_log_prob(name, pts, **{**kw, "std": std * 1.025}) + 2 * math.log(1.025)  # normaliser of std
+        assert abs(wrong.exp().sum().item() * area - 1.0) > 0.01
 
 
 def test_density_is_not_trivially_normalised():

@@ -101,3 +101,62 @@ def test_logit_transform_batched_and_stable():
     assert torch.isfinite(ld_big).all()
     with pytest.raises(ConfigError, match=r"alpha must lie in \(0, 0.5\)"):
         logit_transform(x, 0.5)
+
+
+def test_dequantize_logdet_makes_a_histogram_density_exact():
+    """A density that is constant on every bin, p(y) = P(k) n_bins^D for y in bin k, is the pmf P spread
+    uniformly over the bins. Change of variables with dequantize's logdet recovers the pmf exactly for every noise
+    draw: log p(y) + logdet = log P(k); and bits_per_dim of the density equals the pmf's bits per dimension."""
+    from genzoo.math import bits_per_dim
+
+    g = torch.Generator().manual_seed(0)
+    d = 3
+    pmf = torch.rand(d, 256, dtype=torch.float64, generator=g) + 0.1  # independent per-dimension pmfs
+    pmf = pmf / pmf.sum(-1, keepdim=True)
+    k = torch.multinomial(pmf, 50, replacement=True, generator=g).T.to(torch.uint8)  # (50, d) levels
+    y, logdet = dequantize(k, generator=g, return_logdet=True)
+    bins = torch.floor(256 * y.double()).long()
+    log_density = (pmf.log().gather(1, bins.T).T + math.log(256)).sum(1)  # log p(y) on [0, 1)^d
+    log_pmf = pmf.log().gather(1, k.long().T).T.sum(1)
+    assert torch.allclose(log_density + logdet.double(), log_pmf, atol=1e-5)
+    assert torch.allclose(bits_per_dim(-log_density, d), bits_per_dim(-log_pmf, d, n_bins=1), atol=1e-6)
+    # the other side: without the logdet, or with its sign flipped, the density is off by D ln 256 per example
+    assert (log_density - log_pmf).min().item() > d * math.log(256) - 1e-5
+    assert not torch.allclose(log_density - logdet.double(), log_pmf, atol=1.0)
+
+
+def test_dequantization_bound_for_a_smooth_density():
+    """For p(y) = 2y on [0, 1) (1-D) the bin masses are P(k) = (2k + 1) / 256^2, and Jensen gives
+    E_u[ln p((k + u)/256)] - ln 256 <= ln P(k) (Theis et al. 2016), with a gap that vanishes as k grows."""
+    n = 4000
+    for k, strict in [(0, True), (200, False)]:
+        levels = torch.full((n, 1), k, dtype=torch.uint8)
+        y, logdet = dequantize(levels, generator=torch.Generator().manual_seed(k), return_logdet=True)
+        vals = torch.log(2 * y.double())[:, 0] + logdet.double()
+        mean, se = vals.mean().item(), vals.std().item() / math.sqrt(n)
+        exact = math.log((2 * k + 1) / 256**2)
+        # E_u ln(k + u) in closed form: (k+1) ln(k+1) - k ln k - 1
+        e_log = ((k + 1) * math.log(k + 1) - (k * math.log(k) if k else 0.0) - 1.0)
+        bound = math.log(2) + e_log - 2 * math.log(256)
+        assert abs(mean - bound) < 4.5 * se
+        assert bound <= exact + 1e-12
+        if strict:
+            assert exact - bound == pytest.approx(1 - math.log(2), abs=1e-12)  # the gap at k = 0: 1 - ln 2 nats
+            assert abs(mean - exact) > 10 * se  # the other side: there the estimate is clearly below ln P(k)
+        else:
+            assert exact - bound < 1e-5  # tight when the density is nearly flat over the bin
+
+
+def test_transforms_keep_float64():
+    x = torch.rand(4, 1, 3, 3, dtype=torch.float64)
+    for out in (dequantize(x), dequantize(x, return_logdet=True)[1], binarize(x, "static"), binarize(x),
+                to_float(x), logit_transform(x)[0], to_minus_one_one(x)[1]):
+        assert out.dtype == torch.float64
+    assert dequantize(x.float()).dtype == torch.float32
+    assert dequantize((x * 255).to(torch.uint8)).dtype == torch.float32
+    # float64 keeps the bins too: u within 2^-53 of 1 would round k + u up to k + 1
+    k = torch.tensor([1, 100, 255])
+    u = torch.full((3,), 1 - 2.0**-53, dtype=torch.float64)
+    assert torch.equal(k.double() + u, (k + 1).double())
+    y = _in_bins(k, u, 256, torch.float64)
+    assert y.dtype == torch.float64 and torch.equal(torch.floor(256 * y).long(), k) and y.max() < 1

@@ -20,13 +20,16 @@ from genzoo.data import text as _text
 from genzoo.data import toy as _toy
 from genzoo.data import user as _user
 from genzoo.data.mnist import canonical_split
-from genzoo.errors import ConfigError, DataError, unknown_name
+from genzoo.errors import ConfigError, DataError, UnknownNameError, unknown_name
 
 TOY_SEEDS = {"train": 0, "test": 1}
 TOY_SIZES = {"train": 20_000, "test": 5_000}
 STACKED_SEEDS = {"train": 0, "test": 1}
 STACKED_SIZES = {"train": 8_000, "test": 2_000}
 DIGITS_SPLIT_SEED = 0
+# data sets that are not shipped but read through get("mnist", root=...) (normalised name -> proper name)
+MNIST_FORMAT_SETS = {"fashionmnist": "Fashion-MNIST", "fmnist": "Fashion-MNIST", "kmnist": "KMNIST",
+                     "kuzushijimnist": "KMNIST", "fullmnist": "full MNIST"}
 
 
 @dataclass
@@ -192,6 +195,12 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
     if _looks_like_path(name):
         _check_options(name, kw, ("holdout", "seed"))
         return _user_data(Path(name), split, **kw)
+    key = name.lower().replace("-", "").replace("_", "")
+    if key in MNIST_FORMAT_SETS:
+        raise UnknownNameError(
+            f'unknown data set "{name}": {MNIST_FORMAT_SETS[key]} is not shipped, but it uses the MNIST IDX format: '
+            f'download its four files and use get("mnist", root="<their folder>"). Built-in data sets: '
+            f'{", ".join(sorted(_INFO))}')
     raise unknown_name("data set", name, _INFO)
 
 

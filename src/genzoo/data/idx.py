@@ -8,8 +8,9 @@ IDX layout, all integers big-endian:
     4*d bytes   the size of each dimension, uint32
     then        prod(sizes) elements in C order
 
-`read_idx` reads a file, gzip-compressed (name ending in ``.gz``) or raw, and checks the magic number, the
-element type and the exact data length; `write_idx` writes one. Every failure is a `DataError` naming the file and
+`read_idx` reads a file, gzip-compressed or raw (told apart by the gzip magic bytes 1F 8B, so a decompressed file
+that kept its ``.gz`` name or a compressed one without it reads too), and checks the magic number, the element type
+and the exact data length; `write_idx` writes one. Every failure is a `DataError` naming the file and
 what was expected.
 """
 
@@ -39,16 +40,19 @@ IDX_TYPES: dict[int, np.dtype] = {
 _CODE_OF = {(dt.kind, dt.itemsize): code for code, dt in IDX_TYPES.items()}
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise DataError(f"{path}: no such file (expected an IDX file)")
     if not path.is_file():
         raise DataError(f"{path}: not a file (expected an IDX file)")
     try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        raw = path.read_bytes()
+        if raw[:2] == GZIP_MAGIC:
+            return gzip.decompress(raw)
+        return raw
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise DataError(f"{path}: corrupt or truncated gzip file ({e}); expected a complete gzip-compressed IDX file") \
             from None
@@ -64,9 +68,13 @@ def read_idx(path: PathLike) -> np.ndarray:
         raise DataError(f"{path}: truncated IDX file: {len(raw)} bytes, expected at least a 4-byte header")
     if raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
         magic = int.from_bytes(raw[:4], "big")
+        hint = ""
+        if raw.lstrip()[:1] == b"<":
+            hint = " (the file looks like an HTML/XML page: probably a failed download)"
         raise DataError(
             f"{path}: wrong magic number 0x{magic:08X}; expected an IDX file starting 0x0000TTDD with type TT in "
             f"{{{', '.join(f'{c:02X}' for c in IDX_TYPES)}}} (e.g. 0x00000803 for MNIST images, 0x00000801 for labels)"
+            f"{hint}"
         )
     dtype, ndim = IDX_TYPES[raw[2]], raw[3]
     header = 4 + 4 * ndim
@@ -123,17 +131,25 @@ def write_idx(path: PathLike, array) -> Path:
 def sha256_file(path: PathLike) -> str:
     """Hex SHA-256 of a file's bytes."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read for its checksum ({e.strerror or e})") from None
     return h.hexdigest()
 
 
 def read_checksums(sums_file: PathLike) -> dict[str, str]:
     """``{file name: hex sha256}`` from a ``sha256sum`` output file (``<hex>  <name>`` per line)."""
     sums_file = Path(sums_file)
+    try:
+        text = sums_file.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{sums_file}: cannot read the checksum file ({e}); expected sha256sum output, "
+                        f"'<64 hex digits>  <file name>' per line") from None
     out: dict[str, str] = {}
-    for i, line in enumerate(sums_file.read_text().splitlines(), 1):
+    for i, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue

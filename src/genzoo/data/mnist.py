@@ -36,13 +36,15 @@ def canonical_split(split: str) -> str:
 
 
 def _find(root: Path, stem: str) -> Path:
+    """The file `stem` in `root` (or in `root/raw`, torchvision's layout), raw or .gz, either spelling."""
     alt = stem.replace("-idx", ".idx")
-    candidates = [root / stem, root / f"{stem}.gz", root / alt, root / f"{alt}.gz"]
-    for c in candidates:
-        if c.is_file():
-            return c
+    for folder in (root, root / "raw"):
+        for c in (folder / stem, folder / f"{stem}.gz", folder / alt, folder / f"{alt}.gz"):
+            if c.is_file():
+                return c
     expected = ", ".join(s for pair in MNIST_FILES.values() for s in pair)
-    raise DataError(f"{root}: missing {stem}[.gz]; expected the MNIST IDX files {expected} (raw or .gz)")
+    raise DataError(f"{root}: missing {stem}[.gz]; expected the MNIST IDX files {expected} (raw or .gz, in the "
+                    f"folder or its raw/ sub-folder)")
 
 
 def load_mnist(root: str | os.PathLike | None = None, split: str = "train", *, verify: bool | None = None
@@ -51,7 +53,8 @@ def load_mnist(root: str | os.PathLike | None = None, split: str = "train", *, v
 
     `root=None` loads the shipped MNIST-10k (8,000 train / 2,000 test) and verifies its SHA-256 checksums.
     For a user folder, checksums are verified when it holds a ``SHA256SUMS`` file (or `verify=True` demands one).
-    `split` is "train" (train-*) or "test" (t10k-*).
+    `split` is "train" (train-*) or "test" (t10k-*). The files may also sit in ``root/raw/`` (the layout torchvision
+    downloads to, e.g. ``root=".../MNIST"`` or ``".../FashionMNIST"``).
     """
     split = canonical_split(split)
     shipped = root is None
@@ -61,12 +64,12 @@ def load_mnist(root: str | os.PathLike | None = None, split: str = "train", *, v
                         f"train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]")
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder; expected a folder of MNIST IDX files")
-    sums = folder / "SHA256SUMS"
+    paths = [_find(folder, stem) for stem in MNIST_FILES[split]]
+    sums = paths[0].parent / "SHA256SUMS"  # beside the files (the folder, or its raw/)
     if verify is None:
         verify = shipped or sums.is_file()
     if verify and not sums.is_file():
         raise DataError(f"{sums}: checksum file missing; expected sha256sum output for the IDX files")
-    paths = [_find(folder, stem) for stem in MNIST_FILES[split]]
     if verify:
         for p in paths:
             verify_checksum(p, sums)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -34,6 +35,7 @@ class CharVocab(Sequence):
             raise DataError("CharVocab: characters must be distinct")
         self.chars = chars
         self._index = {c: i for i, c in enumerate(chars)}
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_text(cls, text: str) -> CharVocab:
@@ -61,25 +63,39 @@ class CharVocab(Sequence):
     def size(self) -> int:
         return len(self.chars)
 
+    def _codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The vocabulary's code points sorted, and the id of each (for vectorised lookup)."""
+        if self._sorted is None:
+            codes = np.array([ord(c) for c in self.chars], dtype=np.int64)
+            order = np.argsort(codes, kind="stable")
+            self._sorted = (codes[order], order)
+        return self._sorted
+
     def encode(self, text: str) -> Tensor:
-        """int64 ids (len(text),); DataError naming the first character outside the vocabulary."""
-        try:
-            ids = [self._index[c] for c in text]
-        except KeyError as e:
-            raise DataError(f"CharVocab.encode: character {e.args[0]!r} is not in the vocabulary of {len(self)} "
-                            f"characters") from None
-        return torch.tensor(ids, dtype=torch.int64)
+        """int64 ids (len(text),); DataError naming the first character outside the vocabulary.
+        Vectorised (code points looked up by binary search), so a 1 MB text encodes in milliseconds."""
+        if not text or not self.chars:
+            if text:
+                raise DataError(f"CharVocab.encode: character {text[0]!r} is not in the vocabulary of 0 characters")
+            return torch.zeros(0, dtype=torch.int64)
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
+        sorted_codes, order = self._codes()
+        pos = np.searchsorted(sorted_codes, codes).clip(0, len(sorted_codes) - 1)
+        bad = sorted_codes[pos] != codes
+        if bad.any():
+            c = text[int(np.argmax(bad))]
+            raise DataError(f"CharVocab.encode: character {c!r} is not in the vocabulary of {len(self)} characters")
+        return torch.from_numpy(order[pos])
 
     def decode(self, ids) -> str:
         """The string of a 1-D sequence of ids (tensor or list)."""
-        ids = torch.as_tensor(ids).reshape(-1).tolist()
-        try:
-            if any(i < 0 for i in ids):
-                raise IndexError
-            return "".join(self.chars[i] for i in ids)
-        except IndexError:
-            raise DataError(f"CharVocab.decode: ids must lie in [0, {len(self)}), got "
-                            f"[{min(ids)}, {max(ids)}]") from None
+        ids = np.asarray(torch.as_tensor(ids).reshape(-1).cpu(), dtype=np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
+            raise DataError(f"CharVocab.decode: ids must lie in [0, {len(self)}), got [{ids.min()}, {ids.max()}]")
+        if not ids.size:
+            return ""
+        codes = np.array([ord(c) for c in self.chars], dtype="<u4")[ids]
+        return codes.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 @dataclass

@@ -6,7 +6,8 @@ the density of x by the change of variables
 
     log p_X(x) = log p_Y(f(x)) + logdet.
 
-Images are float in [0, 1] (= uint8 / 255) in genzoo; uint8 input is accepted wherever it makes sense.
+Images are float in [0, 1] (= uint8 / 255) in genzoo; uint8 input is accepted wherever it makes sense. uint8 (and
+half-precision) input gives float32 results; float64 input stays float64.
 """
 
 from __future__ import annotations
@@ -32,8 +33,14 @@ def _sum_per_example(v: Tensor) -> Tensor:
     return v.flatten(1).sum(1) if v.dim() > 1 else v.reshape(-1)
 
 
+def _float_dtype(x: Tensor) -> torch.dtype:
+    """float64 for float64 input, float32 for everything else (uint8 levels, half precision, float32)."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
 def to_float(x: Tensor) -> Tensor:
-    """uint8 {0..255} -> float32 k / 255 in [0, 1]; float input is returned as float32 (checked to lie in [0, 1])."""
+    """uint8 {0..255} -> float32 k / 255 in [0, 1]; float input is checked to lie in [0, 1] and returned as float32,
+    or as float64 when it is float64."""
     x = torch.as_tensor(x)
     if x.dtype == torch.uint8:
         return x.float() / 255.0
@@ -41,7 +48,7 @@ def to_float(x: Tensor) -> Tensor:
         raise DataError(f"expected uint8 or float images, got dtype {x.dtype}")
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise DataError(f"expected float images in [0, 1], got values in [{x.min().item():.4g}, {x.max().item():.4g}]")
-    return x.float()
+    return x.to(_float_dtype(x))
 
 
 def to_levels(x: Tensor, n_bins: int = 256) -> Tensor:
@@ -52,30 +59,35 @@ def to_levels(x: Tensor, n_bins: int = 256) -> Tensor:
     return torch.round(to_float(x) * (n_bins - 1)).long()
 
 
-def _in_bins(k: Tensor, u: Tensor, n_bins: int) -> Tensor:
-    """float32 (k + u) / n_bins, kept inside [k / n_bins, (k + 1) / n_bins): float32 rounding of k + u for u near 1
-    would otherwise carry it to k + 1."""
-    top = torch.nextafter((k + 1).float(), torch.zeros((), device=k.device))
-    v = torch.minimum((k.double() + u.double()).float(), top)
-    return torch.minimum(v / n_bins, torch.full_like(v, 1.0 - 2.0**-24))
+def _in_bins(k: Tensor, u: Tensor, n_bins: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """(k + u) / n_bins in `dtype`, kept inside [k / n_bins, (k + 1) / n_bins): rounding k + u for u near 1 (in
+    float32, or in float64 for u within 2^-53 of 1) would otherwise carry it to k + 1."""
+    zero = torch.zeros((), dtype=dtype, device=k.device)
+    top = torch.nextafter((k + 1).to(dtype), zero)
+    v = torch.minimum((k.double() + u.double()).to(dtype), top)
+    below_one = torch.nextafter(torch.ones((), dtype=dtype, device=k.device), zero)
+    return torch.minimum(v / n_bins, below_one)
 
 
 def dequantize(x: Tensor, generator: torch.Generator | None = None, *, n_bins: int = 256,
                return_logdet: bool = False):
     """Uniform dequantization: y = (k + u) / n_bins, u ~ U[0, 1) i.i.d., so y lies in [0, 1) and floor(n_bins y) = k.
 
-    `x` is uint8 levels k (0..255) or floats in [0, 1] (k = round(255 x)). Returns float32 y, and with
-    `return_logdet` also the log-determinant of the scaling v = k + u -> y = v / n_bins, -D ln(n_bins) per example.
+    `x` is uint8 levels k (0..255) or floats in [0, 1] (k = round(255 x)). Returns float32 y (float64 for float64
+    input), and with `return_logdet` also the log-determinant of the scaling v = k + u -> y = v / n_bins,
+    -D ln(n_bins) per example.
 
     A density p on [0, 1)^D then bounds the discrete likelihood (Theis et al. 2016):
     ln P(k) >= E_u[ln p(y)] - D ln(n_bins). `genzoo.math.bits_per_dim(nll, D, n_bins=256)` already adds the
     D ln 256 term; do not add this logdet as well.
     """
+    x = torch.as_tensor(x)
+    dtype = _float_dtype(x)
     k = to_levels(x, n_bins)
     if k.numel() and (k.min() < 0 or k.max() >= n_bins):
         raise DataError(f"dequantize: levels must lie in [0, {n_bins}), got [{k.min().item()}, {k.max().item()}]")
     u = torch.rand(k.shape, generator=generator, device=k.device, dtype=torch.float64)
-    y = _in_bins(k, u, n_bins)
+    y = _in_bins(k, u, n_bins, dtype)
     if return_logdet:
         return y, _per_example(y, -math.log(n_bins))
     return y
@@ -83,7 +95,8 @@ def dequantize(x: Tensor, generator: torch.Generator | None = None, *, n_bins: i
 
 def binarize(x: Tensor, mode: str = "dynamic", *, threshold: float = 0.5, generator: torch.Generator | None = None,
              seed: int = 0) -> Tensor:
-    """Binary images (float32 0/1, same shape) from intensities p = x in [0, 1] (uint8 is divided by 255).
+    """Binary images (0/1, same shape; float32, or float64 for float64 input) from intensities p = x in [0, 1]
+    (uint8 is divided by 255).
 
     - ``"dynamic"``: b ~ Bernoulli(p), drawn afresh at every call (from `generator`) - the usual training-time
       binarization for VAEs (e.g. Burda et al. 2016).
