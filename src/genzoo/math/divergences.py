@@ -30,7 +30,7 @@ def _center(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def median_bandwidth(x: Tensor, y: Tensor, max_points: int = 1000) -> Tensor:
-    """Median heuristic: the median pairwise Euclidean distance within the pooled sample (off the diagonal),
+    """Median heuristic: h = median_{i<j} |z_i - z_j|, the pairwise Euclidean distances within the pooled sample z,
     from at most `max_points` points of each set (Gretton et al. 2012, sec. 8)."""
     x, y = _flat(x, "x")[:max_points], _flat(y, "y")[:max_points]
     dtype = torch.promote_types(x.dtype, y.dtype)

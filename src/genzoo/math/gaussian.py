@@ -30,12 +30,14 @@ def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor | None = None, logv
 
 
 def gaussian_entropy(logvar: Tensor) -> Tensor:
-    """Differential entropy of N(mu, diag e^logvar): H = 1/2 sum_i (log(2 pi e) + logvar_i)  (Cover & Thomas 8.4)."""
+    """Differential entropy of N(mu, diag e^logvar): H = 1/2 sum_i (log(2 pi e) + logvar_i)
+    (Cover & Thomas 2006, sec. 8.4)."""
     return 0.5 * (LOG_2PI + 1.0 + logvar).sum(-1)
 
 
 def gaussian_log_prob(x: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
-    """log N(x; mu, diag e^logvar) = -1/2 sum_i [ log 2 pi + logvar_i + (x_i - mu_i)^2 e^-logvar_i ]."""
+    """log N(x; mu, diag e^logvar) = -1/2 sum_i [ log 2 pi + logvar_i + (x_i - mu_i)^2 e^-logvar_i ]
+    (Bishop 2006, eq. 2.43, with a diagonal covariance)."""
     logvar = torch.as_tensor(logvar, dtype=x.dtype, device=x.device)
     return -0.5 * (LOG_2PI + logvar + (x - mu).pow(2) * torch.exp(-logvar)).sum(-1)
 

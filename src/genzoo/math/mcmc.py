@@ -68,7 +68,8 @@ def _run(kernel: Callable, state: tuple, steps: int, burn_in: int, thin: int) ->
 
 
 def random_walk_proposal(step_size: float | Tensor = 0.5) -> Proposal:
-    """Gaussian random walk x' = x + step_size * N(0, I); symmetric, so log q(x|x') - log q(x'|x) = 0."""
+    """Gaussian random walk x' = x + step_size * N(0, I) (Metropolis et al. 1953); symmetric, so
+    log q(x|x') - log q(x'|x) = 0."""
 
     def propose(x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         eps = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
@@ -78,8 +79,8 @@ def random_walk_proposal(step_size: float | Tensor = 0.5) -> Proposal:
 
 
 def uniform_categorical_proposal(num_states: int) -> Proposal:
-    """For integer states in {0, ..., K-1}: each coordinate moves to one of the other K - 1 states uniformly.
-    Symmetric, so the log proposal ratio is 0."""
+    """For integer states in {0, ..., K-1}: each coordinate moves to one of the other K - 1 states uniformly,
+    x' = (x + s) mod K with s ~ U{1, ..., K-1}. Symmetric, so the log proposal ratio is 0 (Hastings 1970)."""
     if num_states < 2:
         raise ValueError(f"num_states must be at least 2, got {num_states}")
 

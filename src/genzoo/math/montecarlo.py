@@ -31,7 +31,8 @@ class ISEstimate(NamedTuple):
 
 
 def log_mean_exp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
-    """log( 1/n sum_i exp(x_i) ) along `dim`, stably: logsumexp(x) - log n."""
+    """LME(x) = log( 1/n sum_i exp(x_i) ) along `dim`, stably: logsumexp(x) - log n, with logsumexp shifting by the max
+    (Blanchard, Higham & Higham 2021). The IWAE bound and importance-sampled log-likelihoods are log-mean-exps."""
     return torch.logsumexp(x, dim=dim, keepdim=keepdim) - math.log(x.shape[dim])
 
 
@@ -104,7 +105,8 @@ def importance_sampling(
 
 def kl_mc(q: Distribution, p: Distribution, n: int) -> Estimate:
     """Monte Carlo KL(q || p) = E_q[ log q(X) - log p(X) ] for any two `torch.distributions` with the same
-    support, with its standard error (the estimator behind the VAE's stochastic KL; Kingma & Welling 2014).
+    support, with its standard error s / sqrt(n) (Hershey & Olsen 2007, Monte Carlo sampling; the estimator behind
+    the VAE's stochastic KL term, Kingma & Welling 2014).
 
     Shaped like `torch.distributions.kl_divergence(q, p)`: one value per batch element of q.log_prob.
     Uses rsample when q has it, so the estimate is differentiable in q's parameters.

@@ -56,12 +56,13 @@ def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, reduction: str 
 
 
 def l1_penalty(params: Iterable[Tensor]) -> Tensor:
-    """sum_j |theta_j| over all given tensors (lasso; sparse-coding penalties on latents too)."""
+    """L1 = sum_j |theta_j| over all given tensors (lasso, Tibshirani 1996; sparse-coding penalties on latents too)."""
     params = list(params)
     return torch.stack([p.abs().sum() for p in params]).sum() if params else torch.tensor(0.0)
 
 
 def l2_penalty(params: Iterable[Tensor]) -> Tensor:
-    """sum_j theta_j^2 over all given tensors (weight decay's penalty, without the 1/2)."""
+    """L2 = sum_j theta_j^2 over all given tensors (ridge, Hoerl & Kennard 1970; weight decay's penalty, Krogh & Hertz
+    1992, without the 1/2)."""
     params = list(params)
     return torch.stack([p.pow(2).sum() for p in params]).sum() if params else torch.tensor(0.0)
