@@ -206,3 +206,18 @@ def test_capacity_float32_agrees_with_float64_and_random_channels_obey_the_bound
     assert bool((cap <= math.log(4)).all())
     # the other side: the uniform input is strictly worse on these channels
     assert bool((mutual_information(w / 6) < cap - 1e-4).all())
+
+
+def test_mutual_information_matches_sklearn_contingency_oracle():
+    from sklearn.metrics import mutual_info_score
+
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 20, size=(4, 5)).astype(float)
+    counts[0, 1] = 0.0  # an empty cell: 0 log 0 = 0
+    ref = mutual_info_score(None, None, contingency=counts)  # nats, from the counts' empirical joint
+    joint = torch.tensor(counts / counts.sum(), dtype=torch.float64)
+    assert mutual_information(joint).item() == pytest.approx(ref, abs=1e-12)
+    # the other side: the MI of the table's transpose is the same (symmetry), that of a shuffled table is not
+    assert mutual_information(joint.T).item() == pytest.approx(ref, abs=1e-12)
+    shuffled = torch.tensor(rng.permutation(counts.flatten()).reshape(4, 5) / counts.sum(), dtype=torch.float64)
+    assert mutual_information(shuffled).item() != pytest.approx(ref, abs=1e-3)
