@@ -101,6 +101,8 @@ def test_logit_transform_batched_and_stable():
     assert torch.isfinite(ld_big).all()
     with pytest.raises(ConfigError, match=r"alpha must lie in \(0, 0.5\)"):
         logit_transform(x, 0.5)
+    with pytest.raises(DataError, match=r"logit_transform: expected data in \[0, 1\], got values in \[-1, 1\]"):
+        logit_transform(2 * x - 1)  # data already scaled to [-1, 1]
 
 
 def test_dequantize_logdet_makes_a_histogram_density_exact():

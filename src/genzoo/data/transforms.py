@@ -146,6 +146,9 @@ def logit_transform(x: Tensor, alpha: float = 0.05) -> tuple[Tensor, Tensor]:
     x = torch.as_tensor(x)
     if x.dtype == torch.uint8:
         x = to_float(x)
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise DataError(f"logit_transform: expected data in [0, 1], got values in [{x.min().item():.4g}, "
+                        f"{x.max().item():.4g}] (outside it the logit is NaN)")
     s = alpha + (1.0 - 2.0 * alpha) * x
     y = torch.log(s) - torch.log1p(-s)
     ld = math.log(1.0 - 2.0 * alpha) - torch.log(s) - torch.log1p(-s)
