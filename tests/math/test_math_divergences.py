@@ -193,3 +193,19 @@ def test_mmd_median_bandwidth_is_a_constant_for_gradients():
         return mmd(xx, y, bandwidth=hh)
     (g_through,) = torch.autograd.grad(through(x), x)
     assert not torch.allclose(g_default, g_through, atol=1e-6)
+
+
+def test_wasserstein_p_unequal_sizes_by_hand_and_by_duplication():
+    # quantiles of {0, 1} and {0, 1, 2}: on (1/3, 1/2] they differ by 1, on (2/3, 1] by 1, elsewhere 0
+    x, y = torch.tensor([1.0, 0.0], dtype=D), torch.tensor([2.0, 0.0, 1.0], dtype=D)
+    assert wasserstein_1d(x, y, p=2).item() == pytest.approx(math.sqrt(1 / 6 + 1 / 3), abs=1e-12)
+    assert wasserstein_1d(x, y, p=1).item() == pytest.approx(0.5, abs=1e-12)
+    assert wasserstein_1d(x, y, p=2).item() != pytest.approx(0.5, abs=1e-3)  # W_2 is not W_1 here
+    # repeating every point leaves the empirical distribution unchanged: the unequal-size path (n vs 3n) must
+    # agree with the equal-size one (n vs n) for every p
+    a = torch.randn(40, dtype=D, generator=gen(4))
+    b = torch.randn(40, dtype=D, generator=gen(5)) * 2
+    for p in (1.0, 2.0, 3.0):
+        assert wasserstein_1d(a, b.repeat(3), p=p).item() == pytest.approx(wasserstein_1d(a, b, p=p).item(), abs=1e-12)
+    assert wasserstein_1d(a, b[:39].repeat(3), p=2).item() != pytest.approx(wasserstein_1d(a, b, p=2).item(),
+                                                                             abs=1e-6)
