@@ -32,7 +32,14 @@ LAB_2D = {"data_shape": (2,), "latent_dim": 2, "g_hidden": (128, 128, 128), "d_h
           "g_batch_norm": False}
 LAB_2D_TRAIN = {"lr": 1e-3, "schedule": "cosine"}
 # Per-model lab settings on the toy sets that differ from the above (the model's train_defaults give the rest).
-LAB_2D_BY_MODEL: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+# WGAN-GP: the toy-task settings of Gulrajani et al.'s code (gan_toy.py): Adam 1e-4, betas (0.5, 0.9), 5 critic
+# steps, lambda = 0.1 ("smaller lambda seems to help for toy tasks"); with lambda = 10 the 1-Lipschitz critic cannot
+# separate modes of std 0.01-0.05 sharply and the samples stay off the modes (docs/models/gans.md). WGAN (clipping):
+# RMSprop 5e-5 as in Arjovsky et al.
+LAB_2D_BY_MODEL: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "wgan-gp": ({"gp_weight": 0.1}, {"lr": 1e-4, "betas": (0.5, 0.9)}),
+    "wgan": ({}, {"lr": 5e-5}),
+}
 LAB_STACKED = {"data_shape": (3, 28, 28), "latent_dim": 64, "width": 32}
 N_SAMPLES = {"ring8": 2500, "grid25": 2500, "stacked-mnist": 10000}
 
@@ -49,6 +56,9 @@ def register(sub) -> None:
     m.add_argument("--steps", type=int, default=8000,
                    help="training steps on the toy sets (the recorded grid25 results used 40000)")
     m.add_argument("--mnist-steps", type=int, default=None, help="training steps on stacked MNIST (default --steps)")
+    m.add_argument("--model-steps", action="append", default=[], metavar="MODEL=STEPS",
+                   help="steps for one model, overriding --steps / --mnist-steps (repeatable), e.g. wgan-gp=8000: "
+                        "with 5 critic updates per step that is as many discriminator updates as 40000 GAN steps")
     m.add_argument("--batch-size", type=int, default=256)
     m.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: 1e-3 with a cosine decay for GANs on the toy sets, else each "
@@ -221,20 +231,25 @@ def write_table(records: list[dict[str, Any]], out: Path, header: str) -> Path:
         k = rows[0]["n_modes"]
         lines += [f"### {ds} ({k} modes, {N_SAMPLES.get(ds, '?')} samples)", ""]
         if ds in TOY:
-            lines += ["| model | seeds | steps | modes covered | high-quality % | reverse KL |",
-                      "|---|---|---|---|---|---|"]
+            lines += ["| model | seeds | steps | modes covered | high-quality % | reverse KL | train s / run |",
+                      "|---|---|---|---|---|---|---|"]
         else:
-            lines += ["| model | seeds | steps | modes covered | reverse KL |", "|---|---|---|---|---|"]
-        for m, steps in dict.fromkeys((r["model"], r["steps"]) for r in rows):  # one row per model and budget
+            lines += ["| model | seeds | steps | modes covered | reverse KL | train s / run |",
+                      "|---|---|---|---|---|---|"]
+        order = DEFAULT_MODELS.split(",")
+        keys = sorted(dict.fromkeys((r["model"], r["steps"]) for r in rows),
+                      key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[0], k[1]))
+        for m, steps in keys:  # one row per model and budget, in the order gan, ns-gan, wgan-gp, pacgan, others
             rs = sorted([r for r in rows if r["model"] == m and r["steps"] == steps], key=lambda r: r["seed"])
             seeds = ",".join(str(r["seed"]) for r in rs)
             cov = _mean_std([r["modes_covered"] for r in rs])
             kl = _mean_std([r["reverse_kl"] for r in rs])
+            secs = f"{sum(r['train_seconds'] for r in rs) / len(rs):.0f}"
             if ds in TOY:
                 hq = _mean_std([r["high_quality_pct"] for r in rs])
-                lines.append(f"| {m} | {seeds} | {steps} | {cov} | {hq} | {kl} |")
+                lines.append(f"| {m} | {seeds} | {steps} | {cov} | {hq} | {kl} | {secs} |")
             else:
-                lines.append(f"| {m} | {seeds} | {steps} | {cov} | {kl} |")
+                lines.append(f"| {m} | {seeds} | {steps} | {cov} | {kl} | {secs} |")
         lines.append("")
     path = out / "mode_collapse.md"
     path.write_text("\n".join(lines))
@@ -310,6 +325,12 @@ def run_mode_collapse(args) -> int:
             from genzoo.errors import unknown_name
 
             raise unknown_name("model", m, available())
+    model_steps = {}
+    for it in getattr(args, "model_steps", []):
+        name, _, v = it.partition("=")
+        if not v.strip().isdigit() or int(v) < 1:
+            raise ConfigError(f"--model-steps expects MODEL=STEPS with STEPS >= 1, got {it!r}")
+        model_steps[name.strip()] = int(v)
     overrides = _parse_sets(args.set)
     train_overrides = _parse_sets(args.train_set)
     out = Path(args.out)
@@ -318,8 +339,9 @@ def run_mode_collapse(args) -> int:
     cmd = ("genzoo " + " ".join(sys.argv[sys.argv.index("lab"):])) if "lab" in sys.argv else "genzoo lab mode-collapse"
     for ds in datasets:
         first: dict[str, torch.Tensor] = {}
-        steps = args.steps if ds in TOY else (args.mnist_steps or args.steps)
+        ds_steps = args.steps if ds in TOY else (args.mnist_steps or args.steps)
         for m in models:
+            steps = model_steps.get(m, ds_steps)
             for seed in seeds:
                 rec, samples = run_one(m, ds, seed, steps, args.batch_size, args.lr, overrides, args.device,
                                        train_overrides)
@@ -328,8 +350,8 @@ def run_mode_collapse(args) -> int:
                 rec["overrides"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in overrides.items()}
                 rec["train_overrides"] = train_overrides
                 _merge_store(store, rec)
-                if m not in first:
-                    first[m] = samples
+                if m not in [k.split(",")[0] for k in first]:
+                    first[f"{m}, {steps:,} steps"] = samples
                 extra = f", HQ {rec['high_quality_pct']:.1f}%" if "high_quality_pct" in rec else ""
                 print(f"{ds} {m} seed {seed}: {rec['modes_covered']}/{rec['n_modes']} modes{extra}, "
                       f"KL {rec['reverse_kl']:.3f} ({rec['train_seconds']:.0f}s)", flush=True)
