@@ -1,13 +1,17 @@
 """Speed of the diffusion family, on the CPU.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/diffusion_speed.py [--reps 8] [--threads 1] [--skip-sampling]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/diffusion_speed.py [--reps 15] [--threads 1] [--skip-sampling]
 
-1. One DDPM training step (forward, backward, Adam) of the genzoo UNet against diffusers' `UNet2DModel` with the same
-   channels (32, 64, 64), one res block per level, attention at the lowest level, 28x28, batch 64, interleaved
-   (A, B, A, B, ...) so both see the same machine load; median times. diffusers is optional (`pip install diffusers`).
+1. One DDPM training step (forward, backward, Adam) of the genzoo UNet against diffusers' `UNet2DModel` built as
+   the same architecture: channels (32, 64, 64), one res block per level (two on the way up), attention at the
+   7x7 level and in the middle with 8 heads of 8 channels (diffusers' default head size), group norm with 8 groups
+   everywhere, scale-shift time conditioning (diffusers `resnet_time_scale_shift="scale_shift"`), 28x28, batch 64.
+   The match is checked, not assumed: diffusers' weights are copied into the genzoo net and both must compute the
+   same function (max |difference| recorded) with the same parameter count. The two steps run interleaved
+   (A, B, A, B, ...) so both see the same machine load; medians of wall time and of process CPU time (the CPU is
+   shared with other jobs; CPU time is the less noisy of the two). diffusers is optional (the `bench` extra).
 2. DDIM with 50 steps against DDPM ancestral with 1,000 steps on the MNIST model saved by
-   benchmarks/diffusion_mnist.py: wall time and a sample score (mean max-softmax of the project's MNIST classifier;
-   see docs/models/diffusion.md for its limits).
+   benchmarks/diffusion_mnist.py: wall time and the MNIST-classifier sample scores (genzoo.eval.classifier).
 Writes docs/results/diffusion/speed.json with machine, command and date.
 """
 
@@ -27,19 +31,96 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results" / "diffusion"
+CHANNELS = (32, 64, 64)
 
 
-def train_step_fn(net, call, opt, T=1000):
-    x = torch.rand(64, 1, 28, 28) * 2 - 1
+def build_diffusers():
+    from diffusers import UNet2DModel
+
+    return UNet2DModel(sample_size=28, in_channels=1, out_channels=1, block_out_channels=CHANNELS,
+                       layers_per_block=1, down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+                       up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), norm_num_groups=8,
+                       attn_norm_num_groups=8, attention_head_dim=8, resnet_time_scale_shift="scale_shift")
+
+
+def build_genzoo():
+    from genzoo.nn.unet import UNet
+
+    return UNet(1, 1, CHANNELS, num_res_blocks=1, attention=(False, False, True), heads=8, norm_groups=8)
+
+
+def copy_diffusers_into_genzoo(ref, ours) -> None:
+    """Load diffusers' weights into the genzoo UNet (module by module), so the two can be compared as functions."""
+    from genzoo.nn.unet import AttnBlock, ResBlock, _Upsample
+
+    def res(dst: ResBlock, src):
+        pairs = [("norm1", "norm1"), ("conv1", "conv1"), ("temb", "time_emb_proj"), ("norm2", "norm2"),
+                 ("conv2", "conv2")] + ([("skip", "conv_shortcut")] if src.conv_shortcut is not None else [])
+        for a, b in pairs:
+            getattr(dst, a).load_state_dict(getattr(src, b).state_dict())
+
+    def attn(dst: AttnBlock, src):
+        dst.norm.load_state_dict(src.group_norm.state_dict())
+        dst.qkv.weight.copy_(torch.cat([src.to_q.weight, src.to_k.weight, src.to_v.weight]))
+        dst.qkv.bias.copy_(torch.cat([src.to_q.bias, src.to_k.bias, src.to_v.bias]))
+        dst.proj.load_state_dict(src.to_out[0].state_dict())
+
+    def blocks(ours_list, ref_blocks, sampler_name):
+        it = iter(ours_list)
+        for b in ref_blocks:
+            for j, r in enumerate(b.resnets):
+                mods = next(it)
+                res(mods[0], r)
+                if getattr(b, "attentions", None):
+                    attn(mods[1], b.attentions[j])
+            samplers = getattr(b, sampler_name, None)
+            if samplers:
+                dst = next(it)[0]
+                (dst.conv if isinstance(dst, _Upsample) else dst).load_state_dict(samplers[0].conv.state_dict())
+
+    with torch.no_grad():
+        # diffusers orders the sinusoid (cos, sin) (flip_sin_to_cos), genzoo (sin, cos): swap linear_1's inputs
+        w1 = ref.time_embedding.linear_1.weight
+        half = w1.shape[1] // 2
+        ours.time.mlp[0].weight.copy_(torch.cat([w1[:, half:], w1[:, :half]], 1))
+        ours.time.mlp[0].bias.copy_(ref.time_embedding.linear_1.bias)
+        ours.time.mlp[2].load_state_dict(ref.time_embedding.linear_2.state_dict())
+        ours.conv_in.load_state_dict(ref.conv_in.state_dict())
+        blocks(ours.down, ref.down_blocks, "downsamplers")
+        res(ours.mid1, ref.mid_block.resnets[0])
+        attn(ours.mid_attn, ref.mid_block.attentions[0])
+        res(ours.mid2, ref.mid_block.resnets[1])
+        blocks(ours.up, ref.up_blocks, "upsamplers")
+        ours.norm_out.load_state_dict(ref.conv_norm_out.state_dict())
+        ours.conv_out.load_state_dict(ref.conv_out.state_dict())
+
+
+def function_match(ref, ours) -> float:
+    """Max |genzoo - diffusers| on random inputs after copying diffusers' (re-randomised) weights into genzoo."""
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in ref.parameters():  # zero-initialised output layers would hide mismatches
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    copy_diffusers_into_genzoo(ref, ours)
+    x = torch.randn(4, 1, 28, 28, generator=g)
+    t = torch.tensor([1.0, 10.0, 250.0, 999.0])
+    with torch.no_grad():
+        a, b = ours(x, t), ref(x, t).sample
+    return float((a - b).abs().max() / b.abs().max())
+
+
+def train_step_fn(net, call, T=1000):
+    """One DDPM (eps-prediction, L_simple) step with Adam; the same harness for both networks."""
     from genzoo.models.diffusion import NoiseSchedule
 
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    x = torch.rand(64, 1, 28, 28) * 2 - 1
     sched = NoiseSchedule.linear(T)
 
     def step():
         k = torch.randint(0, T, (64,))
         eps = torch.randn_like(x)
-        xk = sched.q_sample(x, k, eps)
-        loss = F.mse_loss(call(net, xk, k), eps)
+        loss = F.mse_loss(call(net, sched.q_sample(x, k, eps), k), eps)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -49,7 +130,7 @@ def train_step_fn(net, call, opt, T=1000):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=8)
+    ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--samples", type=int, default=32)
     ap.add_argument("--skip-sampling", action="store_true")
@@ -57,40 +138,48 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     res = {
-        "machine": f"{platform.machine()} ({args.threads} torch threads, CPU shared with other jobs)",
+        "machine": f"{platform.machine()}, {platform.processor() or 'CPU'} ({args.threads} torch thread(s), "
+                   "2-core machine shared with other jobs)",
         "command": "OMP_NUM_THREADS=1 .venv/bin/python " + " ".join(sys.argv),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "torch": torch.__version__,
     }
-    from genzoo.nn.unet import UNet
-
-    ours = UNet(1, 1, (32, 64, 64), num_res_blocks=1, attention=(False, False, True))
+    ours = build_genzoo()
     res["genzoo_params"] = sum(p.numel() for p in ours.parameters())
-    fns = {"genzoo": train_step_fn(ours, lambda n, x, k: n(x, (k + 1).float()), torch.optim.Adam(ours.parameters()))}
+    fns = {"genzoo": train_step_fn(ours, lambda n, x, k: n(x, (k + 1).float()))}
     try:
-        from diffusers import UNet2DModel
+        ref = build_diffusers()
     except ImportError:
-        print("diffusers is not installed (optional 'bench' extra): `.venv/bin/pip install diffusers`; "
-              "timing genzoo only", file=sys.stderr)
-        UNet2DModel = None
-    if UNet2DModel is not None:
-        ref = UNet2DModel(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 64),
-                          layers_per_block=1, down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
-                          up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), norm_num_groups=8)
+        print("diffusers is not installed (optional 'bench' extra); timing genzoo only", file=sys.stderr)
+        ref = None
+    if ref is not None:
+        import diffusers
+
+        res["diffusers"] = diffusers.__version__
         res["diffusers_params"] = sum(p.numel() for p in ref.parameters())
-        fns["diffusers"] = train_step_fn(ref, lambda n, x, k: n(x, k).sample, torch.optim.Adam(ref.parameters()))
-    times = {k: [] for k in fns}
+        res["function_match_max_rel_diff"] = function_match(build_diffusers(), build_genzoo())
+        assert res["function_match_max_rel_diff"] < 1e-4, "the two UNets do not compute the same function"
+        fns["diffusers"] = train_step_fn(ref, lambda n, x, k: n(x, k + 1).sample)
+    wall = {k: [] for k in fns}
+    cpu = {k: [] for k in fns}
     for f in fns.values():  # warm-up
         f()
     for _ in range(args.reps):
         for name, f in fns.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             f()
-            times[name].append(time.perf_counter() - t)
-    for name, ts in times.items():
-        res[f"train_step_s_{name}"] = round(statistics.median(ts), 4)
-    if "diffusers" in times:
-        res["train_step_speedup_vs_diffusers"] = round(res["train_step_s_diffusers"] / res["train_step_s_genzoo"], 3)
+            wall[name].append(time.perf_counter() - t)
+            cpu[name].append(time.process_time() - c)
+    res["reps"] = args.reps
+    for name in fns:
+        res[f"train_step_wall_s_{name}"] = round(statistics.median(wall[name]), 4)
+        res[f"train_step_cpu_s_{name}"] = round(statistics.median(cpu[name]), 4)
+    if "diffusers" in fns:
+        ratios = sorted(d / g for d, g in zip(cpu["diffusers"], cpu["genzoo"]))
+        res["speedup_cpu_time"] = round(res["train_step_cpu_s_diffusers"] / res["train_step_cpu_s_genzoo"], 3)
+        res["speedup_wall_time"] = round(res["train_step_wall_s_diffusers"] / res["train_step_wall_s_genzoo"], 3)
+        res["speedup_cpu_time_pairwise_quartiles"] = [round(ratios[len(ratios) // 4], 3),
+                                                      round(ratios[(3 * len(ratios)) // 4], 3)]
     print(json.dumps(res, indent=2), flush=True)
 
     model_dir = ROOT / "runs" / "diffusion_mnist" / "model"
