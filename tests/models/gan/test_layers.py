@@ -166,11 +166,13 @@ def test_pixel_norm_unit_mean_square():
     torch.testing.assert_close(y.pow(2).mean(1), torch.ones(4, 3, 3), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("shape,sides", [((1, 28, 28), [7, 14, 28]), ((3, 32, 32), [4, 8, 16, 32])])
-def test_pggan_fade_in(shape, sides):
+@pytest.mark.parametrize("shape,sides,chs", [((1, 28, 28), [7, 14, 28], (8, 0)), ((3, 32, 32), [4, 8, 16, 32], (8, 0)),
+                                             ((1, 28, 28), [7, 14, 28], (16, 4))])
+def test_pggan_fade_in(shape, sides, chs):
     torch.manual_seed(0)
-    m = create("pggan", data_shape=shape, channels=8, latent_dim=16)
+    m = create("pggan", data_shape=shape, channels=chs[0], min_channels=chs[1], latent_dim=16)
     assert m.config.n_stages == len(sides) and m.config.start == sides[0]
+    assert m.config.stage_channels == ([8] * len(sides) if chs[1] == 0 else [16, 8, 4])
     g = m.generator
     z = torch.randn(3, 16)
     with torch.no_grad():

@@ -29,7 +29,9 @@ from genzoo.models.registry import register
 
 @dataclass
 class PGGANConfig(ModelConfig):
-    """data_shape: (C, S, S) with S = 7 * 2^k or 4 * 2^k. channels: feature maps in every block. start_res:
+    """data_shape: (C, S, S) with S = 7 * 2^k or 4 * 2^k. channels: feature maps at the lowest resolution; each
+    doubling of the side halves them down to min_channels (0: min_channels = channels, the same in every block), as
+    the paper's feature maps shrink with resolution (`stage_channels`). start_res:
     side of stage 0 (0: 7 when S is 7 * 2^k, else 4). fade_steps / stable_steps: the schedule. loss: "wgan-gp"
     (the paper's, with drift epsilon * E D(x)^2) | "ns" | "hinge". mbstd_group: minibatch-stddev group size.
     spectral_norm: spectral normalisation on every discriminator layer (equalised scaling then off)."""
@@ -37,6 +39,7 @@ class PGGANConfig(ModelConfig):
     data_shape: tuple[int, ...] = (1, 28, 28)
     latent_dim: int = 128
     channels: int = 64
+    min_channels: int = 0
     start_res: int = 0
     fade_steps: int = 1000
     stable_steps: int = 1000
@@ -55,6 +58,8 @@ class PGGANConfig(ModelConfig):
         start = self.start_res or (7 if _is_pow2_multiple(side, 7) else 4)
         if not _is_pow2_multiple(side, start):
             raise ConfigError(f"pggan config: image side {side} is not start_res {start} times a power of 2")
+        if self.channels < 1 or self.min_channels < 0:
+            raise ConfigError("pggan config: channels >= 1 and min_channels >= 0 required")
         if self.fade_steps < 0 or self.stable_steps < 1 or self.n_critic < 1:
             raise ConfigError("pggan config: fade_steps >= 0, stable_steps >= 1 and n_critic >= 1 required")
         if self.num_classes:
@@ -68,6 +73,12 @@ class PGGANConfig(ModelConfig):
     @property
     def n_stages(self) -> int:
         return int(round(math.log2(self.data_shape[1] // self.start))) + 1
+
+    @property
+    def stage_channels(self) -> list[int]:
+        """Feature maps of stage s: max(min_channels, channels / 2^s) (channels everywhere if min_channels = 0)."""
+        lo = self.min_channels or self.channels
+        return [max(min(lo, self.channels), self.channels // 2**s) for s in range(self.n_stages)]
 
 
 def _is_pow2_multiple(side: int, start: int) -> bool:
@@ -94,9 +105,9 @@ def _lrelu(x: Tensor) -> Tensor:
 
 
 class _GBlock(nn.Module):
-    def __init__(self, ch: int):
+    def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.c1, self.c2, self.pn = EqualizedConv2d(ch, ch, 3, 1), EqualizedConv2d(ch, ch, 3, 1), PixelNorm()
+        self.c1, self.c2, self.pn = EqualizedConv2d(cin, cout, 3, 1), EqualizedConv2d(cout, cout, 3, 1), PixelNorm()
 
     def forward(self, h: Tensor) -> Tensor:
         h = F.interpolate(h, scale_factor=2, mode="nearest")
@@ -104,14 +115,15 @@ class _GBlock(nn.Module):
 
 
 class PGGenerator(nn.Module):
-    def __init__(self, latent_dim: int, img_ch: int, ch: int, start: int, n_stages: int):
+    def __init__(self, latent_dim: int, img_ch: int, chs: list[int], start: int):
         super().__init__()
+        ch = chs[0]
         self.ch, self.start = ch, start
         self.pn = PixelNorm()
         self.fc = EqualizedLinear(latent_dim, ch * start * start, gain=math.sqrt(2) / 4)  # as in the paper's code
         self.conv0 = EqualizedConv2d(ch, ch, 3, 1)
-        self.blocks = nn.ModuleList([nn.Identity()] + [_GBlock(ch) for _ in range(n_stages - 1)])
-        self.to_rgb = nn.ModuleList([EqualizedConv2d(ch, img_ch, 1, 0, gain=1.0) for _ in range(n_stages)])
+        self.blocks = nn.ModuleList([nn.Identity()] + [_GBlock(chs[s - 1], chs[s]) for s in range(1, len(chs))])
+        self.to_rgb = nn.ModuleList([EqualizedConv2d(c, img_ch, 1, 0, gain=1.0) for c in chs])
 
     def features(self, z: Tensor, upto: int) -> Tensor:
         """h after the base and blocks 1..upto."""
@@ -133,19 +145,20 @@ class PGGenerator(nn.Module):
 
 
 class _DBlock(nn.Module):
-    def __init__(self, ch: int):
+    def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.c1, self.c2 = EqualizedConv2d(ch, ch, 3, 1), EqualizedConv2d(ch, ch, 3, 1)
+        self.c1, self.c2 = EqualizedConv2d(cin, cin, 3, 1), EqualizedConv2d(cin, cout, 3, 1)
 
     def forward(self, h: Tensor) -> Tensor:
         return F.avg_pool2d(_lrelu(self.c2(_lrelu(self.c1(h)))), 2)
 
 
 class PGDiscriminator(nn.Module):
-    def __init__(self, img_ch: int, ch: int, start: int, n_stages: int, mbstd_group: int):
+    def __init__(self, img_ch: int, chs: list[int], start: int, mbstd_group: int):
         super().__init__()
-        self.from_rgb = nn.ModuleList([EqualizedConv2d(img_ch, ch, 1, 0) for _ in range(n_stages)])
-        self.blocks = nn.ModuleList([nn.Identity()] + [_DBlock(ch) for _ in range(n_stages - 1)])
+        ch = chs[0]
+        self.from_rgb = nn.ModuleList([EqualizedConv2d(img_ch, c, 1, 0) for c in chs])
+        self.blocks = nn.ModuleList([nn.Identity()] + [_DBlock(chs[s], chs[s - 1]) for s in range(1, len(chs))])
         self.mbstd = MinibatchStdDev(mbstd_group)
         self.conv = EqualizedConv2d(ch + 1, ch, 3, 1)
         self.fc1 = EqualizedLinear(ch * start * start, ch)
@@ -174,8 +187,8 @@ class PGGAN(GenerativeModel):
     def __init__(self, config: PGGANConfig):
         super().__init__(config)
         c = config
-        self.generator = PGGenerator(c.latent_dim, c.data_shape[0], c.channels, c.start, c.n_stages)
-        self.discriminator = PGDiscriminator(c.data_shape[0], c.channels, c.start, c.n_stages, c.mbstd_group)
+        self.generator = PGGenerator(c.latent_dim, c.data_shape[0], c.stage_channels, c.start)
+        self.discriminator = PGDiscriminator(c.data_shape[0], c.stage_channels, c.start, c.mbstd_group)
         if c.spectral_norm:
             apply_spectral_norm(self.discriminator)
         self.step_count = 0
