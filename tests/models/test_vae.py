@@ -261,7 +261,7 @@ def test_conditional_vae_uses_the_label():
 @pytest.mark.parametrize(
     "kw",
     [
-        dict(arch="mlp", decoder="bernoulli", binarize="static"),
+        dict(arch="mlp", decoder="bernoulli", binarize="threshold"),
         dict(arch="conv", decoder="bernoulli"),
         dict(arch="conv", decoder="gaussian", decoder_var="fixed", data_shape=(3, 9, 7)),
         dict(arch="mlp", decoder="gaussian"),

@@ -43,7 +43,8 @@ class VAEConfig(ModelConfig):
     (32, 64) for conv; ignored by linear). latent_dim: size of z. act: activation of the hidden layers.
     decoder: "bernoulli" | "gaussian" | "categorical" (256 levels per value).
     binarize (Bernoulli decoder only): "dynamic" x ~ Bernoulli(x) at every call (already-binary data are
-    unchanged), "static" x >= 0.5, "none" x as given.
+    unchanged), "threshold" 1[x > 0.5], "none" x as given. Statically binarized data (one fixed Bernoulli draw
+    for the whole set, `genzoo.data.binarize(x, "static", seed)`) is binarized before training: use "none".
     dequantize (Gaussian decoder only): x -> (255 x + u) / 256, u ~ U[0, 1), so the density is over [0, 1)
     (None: on for image shapes (C, H, W), off otherwise). decoder_var: "fixed" | "learned" isotropic variance,
     decoder_std its (initial) standard deviation.
@@ -60,7 +61,7 @@ class VAEConfig(ModelConfig):
     latent_dim: int = 16
     act: str = "relu"
     decoder: Literal["bernoulli", "gaussian", "categorical"] = "bernoulli"
-    binarize: Literal["dynamic", "static", "none"] = "dynamic"
+    binarize: Literal["dynamic", "threshold", "none"] = "dynamic"
     dequantize: bool | None = None
     decoder_var: Literal["fixed", "learned"] = "learned"
     decoder_std: float = 1.0
@@ -300,8 +301,8 @@ class VAE(GenerativeModel):
         if cfg.decoder == "bernoulli":
             if cfg.binarize == "dynamic":
                 x = torch.bernoulli(x, generator=generator)
-            elif cfg.binarize == "static":
-                x = (x >= 0.5).to(x.dtype)
+            elif cfg.binarize == "threshold":
+                x = (x > 0.5).to(x.dtype)
             return x, x
         if cfg.decoder == "categorical":
             return x, torch.round(x * 255).clamp(0, 255).long()
