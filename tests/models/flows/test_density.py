@@ -9,13 +9,13 @@ import torch
 from genzoo.data import toy2d
 from genzoo.math import gaussian_log_prob
 from genzoo.models import create
-from genzoo.models.flows import Compose, ElementwiseAffine, Flow, Identity, StandardNormal
+from genzoo.models.flows import Compose, ElementwiseAffine, Flow, Identity, StandardNormal, Transform
 
 MODELS = [("realnvp", {}), ("maf", {}), ("maf", {"iaf": True}), ("nice", {}), ("glow", {"steps": 4})]
 IDS = ["realnvp", "maf", "iaf", "nice", "glow"]
 
 
-def grid_mass(model, lim=8.0, n=400) -> float:
+def grid_mass(model, lim=8.0, n=300) -> float:
     """Midpoint rule of exp(log_prob) on [-lim, lim]^2 with n x n cells (float64)."""
     g = torch.linspace(-lim, lim, n + 1, dtype=torch.float64)
     c = (g[1:] + g[:-1]) / 2
@@ -58,6 +58,7 @@ def moons():
 
 @pytest.mark.parametrize("name,kw", MODELS, ids=IDS)
 def test_random_flow_integrates_to_one(name, kw, moons):
+    torch.manual_seed(0)
     model = create(name, **kw)
     with torch.no_grad():
         model.log_prob(moons[:512])  # ActNorm init
@@ -69,30 +70,66 @@ def test_random_flow_integrates_to_one(name, kw, moons):
 
 @pytest.mark.parametrize("name,kw", MODELS, ids=IDS)
 def test_trained_flow_integrates_to_one(name, kw, moons):
+    torch.manual_seed(0)
     model = _train(create(name, **kw), moons, steps=150)
     nll = -model.log_prob(moons[:4000]).mean().item()
     assert nll < 2.9  # it learned something (N(0, I) on moons scores ~ 3.9)
     assert abs(grid_mass(model) - 1.0) < 0.01
 
 
+class _Negated(Transform):
+    """The correct map with its log-det negated (the sign bug)."""
+
+    def __init__(self, t):
+        super().__init__()
+        self.t = t
+
+    def forward(self, x, c=None):
+        y, ld = self.t(x, c)
+        return y, -ld
+
+    def inverse(self, y, c=None):
+        x, ld = self.t.inverse(y, c)
+        return x, -ld
+
+
+def test_grid_check_rejects_a_wrong_logdet(moons):
+    """Two-sided: the same flow with its log-det sign flipped is no longer normalised."""
+    torch.manual_seed(0)
+    model = _train(create("realnvp"), moons, steps=150)
+    model.flow.transform = _Negated(model.flow.transform)
+    assert abs(grid_mass(model) - 1.0) > 0.1
+
+
+def moment_z_scores(s: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """|difference| / standard error of the two sample means of x, y, (x - mean)^2, (y - mean)^2 and
+    (x - mean)(y - mean), the standard errors estimated from the two samples."""
+    def stats(a):
+        c = a - a.mean(0)
+        return torch.cat([a, torch.stack([c[:, 0] ** 2, c[:, 1] ** 2, c[:, 0] * c[:, 1]], 1)], 1)
+
+    ms, md = stats(s.double()), stats(d.double())
+    se = torch.sqrt(ms.var(0) / len(ms) + md.var(0) / len(md))
+    return (ms.mean(0) - md.mean(0)).abs() / se
+
+
 def test_trained_samples_match_data_moments(moons):
     """Mean and covariance of 20,000 model samples versus 20,000 fresh data points: within 4 standard errors of
-    the difference (estimated from the two samples)."""
-    model = _train(create("realnvp", n_blocks=6), moons, steps=800, batch=512, cosine=True)
-    torch.manual_seed(1)
-    s = model.sample(20000).double()
+    the difference (estimated from the two samples). Two-sided: the same check rejects the untrained flow and a
+    Gaussian with the data's mean and a covariance 20% too wide."""
+    torch.manual_seed(0)
+    model = create("realnvp", n_blocks=6)
     d = torch.as_tensor(toy2d("moons", 20000, seed=1)).double()
-    n = len(s)
-    se_mean = torch.sqrt(s.var(0) / n + d.var(0) / n)
-    assert ((s.mean(0) - d.mean(0)).abs() < 4 * se_mean).all(), (s.mean(0), d.mean(0), se_mean)
-
-    def second_moments(a):
-        a = a - a.mean(0)
-        return torch.stack([a[:, 0] ** 2, a[:, 1] ** 2, a[:, 0] * a[:, 1]], 1)
-
-    ms, md = second_moments(s), second_moments(d)
-    se_cov = torch.sqrt(ms.var(0) / n + md.var(0) / n)
-    assert ((ms.mean(0) - md.mean(0)).abs() < 4 * se_cov).all(), (ms.mean(0), md.mean(0), se_cov)
+    torch.manual_seed(1)
+    assert moment_z_scores(model.sample(20000), d).max() > 20  # untrained: N(0, I)
+    model = _train(model, moons, steps=800, batch=512, cosine=True)
+    torch.manual_seed(1)
+    z = moment_z_scores(model.sample(20000), d)
+    assert (z < 4).all(), z
+    g = torch.Generator().manual_seed(2)
+    gauss = d.mean(0) + torch.randn(20000, 2, generator=g, dtype=torch.float64) @ torch.linalg.cholesky(
+        1.2 * torch.cov(d.T)).T
+    assert moment_z_scores(gauss, d).max() > 4
 
 
 def test_identity_flow_is_the_base():

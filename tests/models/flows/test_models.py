@@ -158,6 +158,12 @@ def test_save_load_keeps_actnorm_initialised(tmp_path, name, kw):
     other = _images(8, seed=9) if img else torch.randn(64, 2) * 0.1 - 4  # a batch with different statistics
     torch.testing.assert_close(m2.log_prob(other), m.log_prob(other), atol=0, rtol=0)
     torch.testing.assert_close(m2.log_prob(x), m.log_prob(x), atol=0, rtol=0)
+    # two-sided: a copy that forgot its initialisation (the bug) re-initialises on `other` and is caught
+    m3 = load(tmp_path / "m").eval()
+    for a in m3.modules():
+        if isinstance(a, ActNorm):
+            a.initialized.zero_()
+    assert (m3.log_prob(other) - m.log_prob(other)).abs().max() > 1e-3
 
 
 def test_made_is_autoregressive():

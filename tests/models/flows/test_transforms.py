@@ -47,19 +47,23 @@ def _init_actnorms(t: Transform, x, c=None) -> None:
 
 
 class NegatedLogdet(Transform):
-    """A deliberately wrong transform: the correct map with the sign of its log-det flipped."""
+    """A deliberately wrong transform: the correct map with the sign of its log-det flipped (`offset` instead
+    adds a constant, for volume-preserving maps whose log-det is 0 and cannot change sign)."""
 
-    def __init__(self, t):
+    def __init__(self, t, offset: float | None = None):
         super().__init__()
-        self.t = t
+        self.t, self.offset = t, offset
+
+    def _wrong(self, ld):
+        return -ld if self.offset is None else ld + self.offset
 
     def forward(self, x, c=None):
         y, ld = self.t(x, c)
-        return y, -ld
+        return y, self._wrong(ld)
 
     def inverse(self, y, c=None):
         x, ld = self.t.inverse(y, c)
-        return x, -ld
+        return x, self._wrong(ld)
 
 
 def autograd_logdet(f, x, c=None):
@@ -136,6 +140,10 @@ CASES = [
     ("coupling-checker-cond", lambda: ImageCoupling(checkerboard_mask(4, 4, 1), 2, 8, K), _img, True),
     ("coupling-channel-sigmoid", lambda: ImageCoupling(channel_mask(2, 0), 2, 8, scale="sigmoid"), _img, False),
     ("coupling-channel-additive", lambda: ImageCoupling(channel_mask(2, 1), 2, 8, scale="none"), _img, False),
+    ("coupling-channel-split-cond", lambda: ImageCoupling(channel_mask(4, 1), 4, 8, K), lambda: _img(c=4), True),
+    ("coupling-channel-odd", lambda: ImageCoupling(channel_mask(3, 0), 3, 8), lambda: _img(c=3), False),
+    ("coupling-interleaved-channels", lambda: ImageCoupling(torch.tensor([1.0, 0, 1, 0]).view(1, 4, 1, 1), 4, 8),
+     lambda: _img(c=4), False),
     ("multiscale-split-prior", lambda: _multiscale(), _img, False),
     ("multiscale-split-prior-cond", lambda: _multiscale(K), _img, True),
 ]
@@ -159,17 +167,62 @@ def test_transform_inverse_and_logdet(name, make, data, cond):
         assert (y0 - y1).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("make", [lambda: VectorCoupling(alternating_mask(3, 0), (8,)),
-                                  lambda: MaskedAutoregressive(3, (8,)),
-                                  lambda: ImageCoupling(checkerboard_mask(4, 4, 0), 2, 8)])
-def test_checker_catches_a_wrong_logdet(make):
-    """The same check fails a transform whose log-det has the wrong sign (a known bug class)."""
+@pytest.mark.parametrize("name,make,data,cond", CASES, ids=[c[0] for c in CASES])
+def test_checker_catches_a_wrong_logdet(name, make, data, cond):
+    """Two-sided: the same check fails every transform with its log-det sign flipped (a known bug class), or,
+    for volume-preserving maps (log-det 0), shifted by a constant; the map itself is unchanged."""
+    torch.manual_seed(0)
     t = _randomize(make())
-    x = _img() if isinstance(t, ImageCoupling) else _vec()
-    good = check(t, x)
-    bad = check(NegatedLogdet(t), x)
-    assert good["fwd_logdet"] < 1e-6
-    assert bad["fwd_logdet"] > 1e-3 and bad["inv_logdet"] > 1e-3 and bad["roundtrip"] < 1e-6
+    x = data()
+    c = _ctx(x.shape[0]) if cond else None
+    _init_actnorms(t, data(), c)
+    ld = t(x, c)[1]
+    wrong = NegatedLogdet(t) if ld.abs().min() > 1e-3 else NegatedLogdet(t, offset=0.1)
+    bad = check(wrong, x, c)
+    assert bad["roundtrip"] < 1e-6
+    assert bad["fwd_logdet"] > 1e-2 and bad["inv_logdet"] > 1e-2, bad
+
+
+class CouplingSummingEveryPosition(ImageCoupling):
+    """Known bug: an image coupling whose log-det sums the raw log-scale over every position, the kept half
+    (whose y = x) included."""
+
+    def forward(self, x, c=None):
+        y, _ = super().forward(x, c)
+        m = self.mask.to(x.dtype)
+        log_s, _ = self._raw(self.net(x * m, c))
+        return y, log_s.flatten(1).sum(1)
+
+
+class ActNormWithoutPositions(ActNorm):
+    """Known bug: ActNorm's log-det without the H * W factor (per-channel scales counted once, not per pixel)."""
+
+    def forward(self, x, c=None):
+        y, ld = super().forward(x, c)
+        return y, ld / (x.shape[2] * x.shape[3])
+
+
+class InvConvWithoutPositions(InvConv1x1):
+    """Known bug: the 1x1 convolution's log-det as log |det W| instead of H * W log |det W|."""
+
+    def forward(self, x, c=None):
+        y, ld = super().forward(x, c)
+        return y, ld / (x.shape[2] * x.shape[3])
+
+
+@pytest.mark.parametrize("make", [lambda: CouplingSummingEveryPosition(checkerboard_mask(4, 4, 0), 2, 8,
+                                                                       scale="sigmoid"),
+                                  lambda: ActNormWithoutPositions(2), lambda: InvConvWithoutPositions(2)],
+                         ids=["coupling-sums-kept-half", "actnorm-no-hw", "invconv-no-hw"])
+def test_checker_catches_known_image_logdet_bugs(make):
+    """Two-sided: plausible wrong image log-dets (each with the correct map, so round trips still pass) fail the
+    autograd check on a 2x4x4 tensor."""
+    t = _randomize(make())
+    x = _img()
+    _init_actnorms(t, _img())
+    bad = check(t, x)
+    assert bad["roundtrip"] < 1e-6
+    assert bad["fwd_logdet"] > 1e-2, bad
 
 
 def test_coupling_is_identity_at_init_and_nontrivial_after_randomize():
@@ -232,3 +285,21 @@ def test_convnet_condition_channels():
     net = _randomize(ConvNet(2, 4, 4, context=K))
     x = _img()
     assert net(x, _ctx(3)).shape == (3, 4, 4, 4)
+
+
+@pytest.mark.parametrize("mask,split", [(channel_mask(4, 0), True), (channel_mask(4, 1), True),
+                                        (torch.tensor([1.0, 0, 1, 0]).view(1, 4, 1, 1), False),
+                                        (checkerboard_mask(4, 4, 1), False)],
+                         ids=["channel-first", "channel-second", "interleaved", "checkerboard"])
+def test_image_coupling_keeps_the_masked_half(mask, split):
+    """y = x where the mask is 1 (exactly), changed where it is 0; contiguous channel masks are split, and the
+    conditioner then sees only the kept channels."""
+    t = _randomize(ImageCoupling(mask, 4, 8))
+    assert (t.split is not None) == split
+    x = _img(c=4)
+    y, _ = t(x)
+    keep = mask.bool().expand_as(x)
+    assert torch.equal(y[keep], x[keep])
+    assert (y[~keep] - x[~keep]).abs().min() > 0
+    if split:
+        assert t.net.inp[0].in_channels == 2 and t.net.out.out_channels == 4

@@ -59,6 +59,8 @@ class FlowConfig(ModelConfig):
     logit_alpha: alpha of the logit pre-processing of images. dequantize: uniform dequantization of images
     (None: on for image shapes). eval_noise: dequantization noise in eval mode, "seeded" (u from a generator
     seeded with eval_seed, so evaluation is deterministic) or "mid" (u = 1/2, the bin centre).
+    conv_layers, conv_kernel, conv_residual: the hidden layers of image conditioners (`ConvNet`; default one
+    1x1 layer, conv3x3 -> conv1x1 -> conv3x3 as RealNVP / Glow).
     """
 
     data_shape: tuple[int, ...] = (2,)
@@ -71,6 +73,9 @@ class FlowConfig(ModelConfig):
     dequantize: bool | None = None
     eval_noise: Literal["seeded", "mid"] = "seeded"
     eval_seed: int = 0
+    conv_layers: int = 1
+    conv_kernel: int = 1
+    conv_residual: bool = False
 
     def __post_init__(self):
         self.data_shape = tuple(self.data_shape)
@@ -83,6 +88,8 @@ class FlowConfig(ModelConfig):
             (self.hidden_channels > 0, "hidden_channels must be > 0"),
             (self.cond_dim > 0, "cond_dim must be > 0"),
             (0.0 < self.logit_alpha < 0.5, "logit_alpha must lie in (0, 0.5)"),
+            (self.conv_layers >= 0 and self.conv_kernel % 2 == 1 and self.conv_kernel > 0,
+             "conv_layers must be >= 0 and conv_kernel a positive odd number"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -92,6 +99,11 @@ class FlowConfig(ModelConfig):
     @property
     def is_image(self) -> bool:
         return len(self.data_shape) == 3
+
+    @property
+    def conv_kw(self) -> dict:
+        """Keyword arguments of image couplings' conditioners."""
+        return dict(layers=self.conv_layers, kernel=self.conv_kernel, residual=self.conv_residual)
 
 
 class FlowModel(GenerativeModel):
@@ -233,7 +245,7 @@ class RealNVP(FlowModel):
         hc = cfg.hidden_channels
 
         def couple(mask, ch):
-            return ([ActNorm(ch)] if use_an else []) + [ImageCoupling(mask, ch, hc, **kw)]
+            return ([ActNorm(ch)] if use_an else []) + [ImageCoupling(mask, ch, hc, **kw, **cfg.conv_kw)]
 
         def level(i, c, h, w):
             if i == cfg.levels:
@@ -290,7 +302,8 @@ class Glow(FlowModel):
             c2, h2, w2 = 4 * c, h // 2, w // 2
             ts: list[Transform] = [Squeeze()]
             for _ in range(cfg.steps):
-                ts += [ActNorm(c2), InvConv1x1(c2, lu=cfg.lu), ImageCoupling(channel_mask(c2, 0), c2, hc, **kw)]
+                ts += [ActNorm(c2), InvConv1x1(c2, lu=cfg.lu),
+                       ImageCoupling(channel_mask(c2, 0), c2, hc, **kw, **cfg.conv_kw)]
             if i == cfg.levels - 1:
                 return Compose(*ts, Flatten((c2, h2, w2)))
             return MultiScale(Compose(*ts), level(i + 1, c2 // 2, h2, w2), (c2, h2, w2), hc, context, cfg.act)

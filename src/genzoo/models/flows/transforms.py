@@ -434,25 +434,32 @@ def channel_mask(channels: int, parity: int) -> Tensor:
 
 
 class ConvNet(nn.Module):
-    """Conditioner for image couplings: conv3x3 -> act -> conv1x1 -> act -> conv3x3 (zero-initialised output,
-    as Glow's Conv2dZeros, when `zero_last`). A condition vector (N, K) enters as K constant extra channels."""
+    """Conditioner for image couplings: conv3x3 -> act -> `layers` x (conv k x k -> act) -> conv3x3, the hidden
+    convolutions `hidden` channels wide with kernel `kernel` (default: one 1x1, the RealNVP / Glow conditioner;
+    with `residual` each hidden layer adds its input). The output conv is zero-initialised (Glow's Conv2dZeros)
+    when `zero_last`. A condition vector (N, K) enters as K constant extra channels."""
 
     def __init__(self, in_ch: int, hidden: int, out_ch: int, context: int = 0, act: str = "relu",
-                 zero_last: bool = True):
+                 zero_last: bool = True, layers: int = 1, kernel: int = 1, residual: bool = False):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(in_ch + context, hidden, 3, padding=1), activation(act),
-            nn.Conv2d(hidden, hidden, 1), activation(act),
-            nn.Conv2d(hidden, out_ch, 3, padding=1),
-        )
+        if layers < 0 or kernel % 2 == 0:
+            raise ValueError(f"ConvNet: layers must be >= 0 and kernel odd, got layers={layers}, kernel={kernel}")
+        self.residual = residual
+        self.inp = nn.Sequential(nn.Conv2d(in_ch + context, hidden, 3, padding=1), activation(act))
+        self.hidden = nn.ModuleList(nn.Sequential(nn.Conv2d(hidden, hidden, kernel, padding=kernel // 2),
+                                                  activation(act)) for _ in range(layers))
+        self.out = nn.Conv2d(hidden, out_ch, 3, padding=1)
         if zero_last:
-            nn.init.zeros_(self.net[-1].weight)
-            nn.init.zeros_(self.net[-1].bias)
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         if c is not None:
             x = torch.cat([x, c.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
-        return self.net(x)
+        h = self.inp(x)
+        for layer in self.hidden:
+            h = h + layer(h) if self.residual else layer(h)
+        return self.out(h)
 
 
 class ImageCoupling(Transform):
@@ -460,35 +467,71 @@ class ImageCoupling(Transform):
 
         y = m * x + (1 - m) * (x * exp(s(m * x, c)) + t(m * x, c)),   ladj = sum (1 - m) * s
 
-    s and t come from one `ConvNet` (2C output channels); scale as in `bounded_log_scale` ("none": additive).
+    s and t come from one `ConvNet` (`hidden`, `layers`, `kernel`, `residual` as there); the scale is bounded as
+    in `bounded_log_scale` ("none": additive). A channel mask (shape (1, C, 1, 1), one contiguous block of kept
+    channels, as `channel_mask`) is applied by splitting: the conditioner sees only the C_a kept channels and
+    outputs 2 C_b channels for the C_b transformed ones (the same map as the masked form, without computing
+    parameters the mask would discard). A custom `net` maps the conditioner input (the kept channels for a
+    split channel mask, m * x otherwise) to 2 x (transformed channels) channels (1 x for "none").
     """
 
     def __init__(self, mask: Tensor, channels: int, hidden: int = 64, context: int = 0, scale: str = "tanh",
-                 act: str = "relu", zero_last: bool = True, bound: float = 2.0, net: Callable | None = None):
+                 act: str = "relu", zero_last: bool = True, bound: float = 2.0, net: Callable | None = None,
+                 layers: int = 1, kernel: int = 1, residual: bool = False):
         super().__init__()
         bounded_log_scale(torch.zeros(1), scale)
         self.scale, self.bound = scale, bound
-        self.register_buffer("mask", mask.float())
-        self.net = net if net is not None else ConvNet(channels, hidden, channels * (1 if scale == "none" else 2),
-                                                       context, act, zero_last)
+        mask = mask.float()
+        if mask.dim() != 4 or mask.shape[0] != 1 or mask.shape[1] not in (1, channels):
+            raise ValueError(f"ImageCoupling: mask must have shape (1, C or 1, H or 1, W or 1), "
+                             f"got {tuple(mask.shape)}")
+        self.register_buffer("mask", mask)
+        keep = mask.flatten()
+        self.split = None
+        if mask.shape[2:] == (1, 1) and mask.shape[1] == channels:
+            a, b = torch.nonzero(keep).flatten(), torch.nonzero(keep == 0).flatten()
+            if len(a) == 0 or len(b) == 0:
+                raise ValueError("ImageCoupling: a channel mask must keep and transform at least one channel each")
+            sa, sb = _as_slice(a), _as_slice(b)
+            if sa is not None and sb is not None and sa.step in (None, 1) and sb.step in (None, 1):
+                self.split = (sa, sb, "ab" if sa.start == 0 else "ba")
+        n_in, n_out = (len(a), len(b)) if self.split else (channels, channels)
+        per = 1 if scale == "none" else 2
+        self.net = net if net is not None else ConvNet(n_in, hidden, n_out * per, context, act, zero_last,
+                                                       layers, kernel, residual)
 
-    def _params(self, xm: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
-        h = self.net(xm, c)
-        inv = 1.0 - self.mask.to(xm.dtype)
+    def _raw(self, h: Tensor) -> tuple[Tensor, Tensor]:
         if self.scale == "none":
-            return torch.zeros_like(h), h * inv
+            return torch.zeros_like(h), h
         raw, t = h.chunk(2, 1)
-        return bounded_log_scale(raw, self.scale, self.bound) * inv, t * inv
+        return bounded_log_scale(raw, self.scale, self.bound), t
+
+    def _masked_params(self, x: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
+        m = self.mask.to(x.dtype)
+        log_s, t = self._raw(self.net(x * m, c))
+        inv = 1.0 - m  # zero on the kept positions: there y = x exactly (x e^0 + 0)
+        return log_s * inv, t * inv
+
+    def _cat(self, a: Tensor, b: Tensor) -> Tensor:
+        return torch.cat([a, b] if self.split[2] == "ab" else [b, a], 1)
 
     def forward(self, x, c=None):
-        m = self.mask.to(x.dtype)
-        log_s, t = self._params(x * m, c)
-        return x * m + (1 - m) * (x * torch.exp(log_s) + t), _sum(log_s)
+        if self.split:
+            sa, sb, _ = self.split
+            xa, xb = x[:, sa], x[:, sb]
+            log_s, t = self._raw(self.net(xa, c))
+            return self._cat(xa, torch.addcmul(t, xb, log_s.exp())), _sum(log_s)
+        log_s, t = self._masked_params(x, c)
+        return torch.addcmul(t, x, log_s.exp()), _sum(log_s)
 
     def inverse(self, y, c=None):
-        m = self.mask.to(y.dtype)
-        log_s, t = self._params(y * m, c)
-        return y * m + (1 - m) * ((y - t) * torch.exp(-log_s)), -_sum(log_s)
+        if self.split:
+            sa, sb, _ = self.split
+            ya, yb = y[:, sa], y[:, sb]
+            log_s, t = self._raw(self.net(ya, c))
+            return self._cat(ya, (yb - t) * torch.exp(-log_s)), -_sum(log_s)
+        log_s, t = self._masked_params(y, c)
+        return (y - t) * torch.exp(-log_s), -_sum(log_s)
 
 
 # ---- multi-scale ---------------------------------------------------------------------------------------------
