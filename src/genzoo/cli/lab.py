@@ -4,9 +4,9 @@
                              [--seeds 0,1,2,3,4] [--steps 8000] [--out docs/results/gans]
 
 Each (model, data set, seed) is trained by genzoo.train.Trainer, then scored by genzoo.eval.mode_stats on 2,500
-samples (toy sets; PacGAN protocol) or 10,000 samples (stacked MNIST). Writes to --out: mode_collapse.json (every
-run, merged with earlier runs by key), mode_collapse.md (a mean +- std table over seeds, with the command, budget
-and date) and mode_collapse_{dataset}.png (scatter plots / sample grids of the first seed).
+samples (toy sets; PacGAN protocol) or 26,000 samples (stacked MNIST, as PacGAN). Writes to --out:
+mode_collapse.json (every run, merged with earlier runs by key), mode_collapse.md (a mean +- std table over seeds,
+with the command, budget and date) and mode_collapse_{dataset}.png (scatter plots / sample grids of the first seed).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ LAB_2D_BY_MODEL: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "wgan": ({}, {"lr": 5e-5}),
 }
 LAB_STACKED = {"data_shape": (3, 28, 28), "latent_dim": 64, "width": 32}
-N_SAMPLES = {"ring8": 2500, "grid25": 2500, "stacked-mnist": 10000}
+N_SAMPLES = {"ring8": 2500, "grid25": 2500, "stacked-mnist": 26000}  # PacGAN: 26,000 on stacked MNIST
 
 
 def register(sub) -> None:
