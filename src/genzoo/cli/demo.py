@@ -4,7 +4,8 @@
 The demo is the table `JOBS` below: one row per (model, data set, overrides, steps, pictures). A family adds
 itself by adding a row. Pictures: "samples" (always possible), "reconstructions" (needs `model.reconstruct`),
 "interpolations" (needs `model.encode` and `model.decode`: decoded latent paths through
-`genzoo.analysis.interpolation_grid`), "loss" (the run's loss curves). A row whose model or data set is not
+`genzoo.analysis.interpolation_grid`), "density" (2-D likelihood models: exp(log p) on a grid, with its mass),
+"loss" (the run's loss curves). A row whose model or data set is not
 available is listed as skipped; a picture a model cannot make is left out.
 """
 
@@ -238,4 +239,13 @@ def _picture(kind: str, trainer, test, folder: Path) -> tuple[str, Path | None]:
             imgs = interpolation_grid(model, x[:8], x[8:16], steps=10, condition=c).detach().cpu()
         return ("latent interpolations (slerp between posterior means)",
                 save_image_grid(imgs, folder / "interpolations.png", nrow=10))
-    raise ConfigError(f'unknown demo picture "{kind}" (samples, reconstructions, interpolations, loss)')
+    if kind == "density":
+        if model.likelihood == "none" or dkind != "points" or trainer.data.x.shape[1] != 2:
+            return kind, None
+        from genzoo.train.plots import save_density
+
+        with isolated_rng(0, trainer.device):
+            path = save_density(lambda x: model.log_prob(x.to(trainer.device)), folder / "density.png",
+                                reference=trainer.data.x[:5000], n=120 if trainer.config.steps < 200 else 200)
+        return "density exp(log p(x)) on a grid", path
+    raise ConfigError(f'unknown demo picture "{kind}" (samples, reconstructions, interpolations, density, loss)')

@@ -68,7 +68,8 @@ def evaluate_run(run_dir, split: str = "test", k: int | None = None, batch_size:
     torch.manual_seed(seed)
     if model.likelihood != "none":
         kw = {"k": k} if k is not None else {}
-        res.update(evaluate_likelihood(model, (x, y), batch_size=batch_size, max_examples=max_examples, **kw))
+        res.update(evaluate_likelihood(model, (x, y), batch_size=batch_size, max_examples=max_examples,
+                                       progress=True, **kw))
     else:
         kcls = int(getattr(model.config, "num_classes", 0) or 0)
         n = min(len(x), max_examples or 1000)

@@ -41,8 +41,9 @@ def _tensors(data) -> tuple[Tensor, Tensor | None]:
 
 @torch.no_grad()
 def log_likelihood(model, data, *, batch_size: int = 256, max_examples: int | None = None,
-                   device: str | torch.device | None = None, **kwargs: Any) -> Tensor:
-    """Per-example log p(x) in nats (a bound/estimate for "bound" models), as a CPU float64 tensor."""
+                   device: str | torch.device | None = None, progress: bool = False, **kwargs: Any) -> Tensor:
+    """Per-example log p(x) in nats (a bound/estimate for "bound" models), as a CPU float64 tensor.
+    `progress`: a tqdm bar over the examples (shown on a terminal)."""
     if getattr(model, "likelihood", "none") == "none":
         model.log_prob(torch.zeros(1))  # raises LikelihoodError with the model's message
         raise LikelihoodError(f"model {getattr(model, 'name', '?')} has no likelihood")
@@ -59,24 +60,37 @@ def log_likelihood(model, data, *, batch_size: int = 256, max_examples: int | No
     was_training = model.training
     model.eval()
     out = []
+    bar = _bar(len(x), progress, f"log p(x) {getattr(model, 'name', '')}")
     try:
         for i in range(0, len(x), batch_size):
             xb = x[i:i + batch_size].to(device)
             cb = None if cond is None else cond[i:i + batch_size].to(device)
             out.append(model.log_prob(xb, cb, **kw).detach().double().cpu().reshape(-1))
+            bar.update(len(xb))
     finally:
+        bar.close()
         model.train(was_training)
     return torch.cat(out)
 
 
+def _bar(total: int, enabled: bool, desc: str):
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="ex", disable=not (enabled and sys.stderr.isatty()), leave=False)
+
+
 def evaluate_likelihood(model, data, *, batch_size: int = 256, max_examples: int | None = None,
-                        device: str | torch.device | None = None, **kwargs: Any) -> dict[str, Any]:
+                        device: str | torch.device | None = None, progress: bool = False,
+                        **kwargs: Any) -> dict[str, Any]:
     """{"nll", "nll_sem", "bpd", "bpd_sem", "n", "likelihood", "ignored_kwargs"}: mean NLL in nats per example
     with its standard error, and bits per dimension (through genzoo.math.bits_per_dim)."""
     from genzoo.math import bits_per_dim
 
     _, ignored = _accepted_kwargs(model.log_prob, kwargs)
-    lp = log_likelihood(model, data, batch_size=batch_size, max_examples=max_examples, device=device, **kwargs)
+    lp = log_likelihood(model, data, batch_size=batch_size, max_examples=max_examples, device=device,
+                        progress=progress, **kwargs)
     x, _ = _tensors(data)
     dims = math.prod(x.shape[1:])
     nll = -lp

@@ -99,6 +99,40 @@ def save_scatter(points: Tensor, path: str | os.PathLike, reference: Tensor | No
     return _save_fig(fig, path)
 
 
+def density_grid(log_prob, lo: Sequence[float], hi: Sequence[float], n: int = 200,
+                 batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """exp(log_prob) of a 2-D model on an n x n grid over [lo, hi]: (xs, ys, density (n, n) indexed [y, x],
+    mass = the Riemann sum of the density over the grid, about 1 when the grid holds the distribution)."""
+    xs = torch.linspace(float(lo[0]), float(hi[0]), n)
+    ys = torch.linspace(float(lo[1]), float(hi[1]), n)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
+    with torch.no_grad():
+        lp = torch.cat([log_prob(pts[i:i + batch_size]).detach().float().cpu()
+                        for i in range(0, len(pts), batch_size)])
+    dens = lp.exp().nan_to_num(0.0).reshape(n, n)
+    cell = float((xs[1] - xs[0]) * (ys[1] - ys[0]))
+    return xs.numpy(), ys.numpy(), dens.numpy(), float(dens.sum()) * cell
+
+
+def save_density(log_prob, path: str | os.PathLike, reference: Tensor, n: int = 200, margin: float = 0.15,
+                 title: str | None = None) -> Path:
+    """Heat map of a 2-D model's density exp(log_prob(x)) over the box around `reference` (the data), with the
+    grid's probability mass in the title."""
+    plt = _plt()
+    r = reference.detach().float().cpu()
+    lo, hi = r.min(0).values, r.max(0).values
+    pad = margin * (hi - lo).max()
+    xs, ys, dens, mass = density_grid(log_prob, (lo - pad).tolist(), (hi + pad).tolist(), n=n)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(dens, origin="lower", extent=(xs[0], xs[-1], ys[0], ys[-1]), cmap="magma", aspect="equal",
+              interpolation="bilinear")
+    ax.set_title(f"{title + ': ' if title else ''}density (grid mass {mass:.3f})", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return _save_fig(fig, path)
+
+
 def decode_text(ids: Tensor, vocab: Any = None) -> list[str]:
     """Token ids -> strings, through `vocab` (a string or a list of tokens) when given, else the raw ids."""
     rows = ids.detach().cpu().long().reshape(len(ids), -1).tolist()

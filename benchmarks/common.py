@@ -1,0 +1,88 @@
+"""Shared helpers of the benchmark scripts: where and how a figure was measured.
+
+Every result a benchmark writes carries `provenance(argv)`: the command that produced it, the date, the machine
+(CPU model, cores, torch version and threads, load average at the start) and the git commit of the tree.
+`CPUBudget` measures a time budget in CPU seconds of this process, so a run on a shared machine reports what a
+dedicated core does in that time (wall-clock time is recorded beside it).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    load = tuple(round(v, 2) for v in os.getloadavg()) if hasattr(os, "getloadavg") else None
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return (f"{cpu} | {os.cpu_count()} logical CPUs{gpu} | torch {torch.__version__}, {torch.get_num_threads()} "
+            f"thread(s) | load average at start {load}")
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def command_line(script: str, argv: list[str] | None = None) -> str:
+    rel = os.path.relpath(script, ROOT)
+    return "python " + " ".join([rel] + list(sys.argv[1:] if argv is None else argv))
+
+
+def provenance(script: str, argv: list[str] | None = None) -> dict[str, str]:
+    return {
+        "command": command_line(script, argv),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "commit": git_commit(),
+    }
+
+
+class CPUBudget:
+    """A budget of `minutes` of CPU time of this process (all its threads), with the wall clock beside it."""
+
+    def __init__(self, minutes: float):
+        self.seconds = 60.0 * minutes
+        self.cpu0 = time.process_time()
+        self.wall0 = time.perf_counter()
+        self.paused = 0.0  # CPU seconds spent in side work (evaluation) that the budget excludes
+        self._pause_start: float | None = None
+
+    def used(self) -> float:
+        return time.process_time() - self.cpu0 - self.paused
+
+    def left(self) -> float:
+        return self.seconds - self.used()
+
+    def wall(self) -> float:
+        return time.perf_counter() - self.wall0
+
+    def pause(self) -> None:
+        self._pause_start = time.process_time()
+
+    def resume(self) -> None:
+        if self._pause_start is not None:
+            self.paused += time.process_time() - self._pause_start
+            self._pause_start = None
