@@ -11,6 +11,7 @@ with the command, budget and date) and mode_collapse_{dataset}.png (scatter plot
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
@@ -123,10 +124,12 @@ def lab_settings(model_name: str, dataset: str) -> tuple[dict[str, Any], dict[st
     other model only the data shape (its own defaults otherwise)."""
     from genzoo.models import get_class
 
-    is_gan = get_class(model_name).family == "gan" and model_name != "pggan"
+    cls = get_class(model_name)
+    is_gan = cls.family == "gan" and model_name != "pggan"
     if dataset in TOY:
-        if not is_gan:
-            return {"data_shape": (2,)}, {}
+        if not is_gan:  # real-valued points: a model with a choice of decoder gets the Gaussian one
+            fields = {f.name for f in dataclasses.fields(cls.Config)} if dataclasses.is_dataclass(cls.Config) else set()
+            return {"data_shape": (2,), **({"decoder": "gaussian"} if "decoder" in fields else {})}, {}
         cfg, train = LAB_2D_BY_MODEL.get(model_name, ({}, {}))
         return {**LAB_2D, **cfg}, {**LAB_2D_TRAIN, **train}
     if dataset == "stacked-mnist":

@@ -37,6 +37,15 @@ def test_lab_per_model_settings_and_steps(tmp_path, capsys):
                  "--model-steps", "gan=x", "--out", str(tmp_path)]) == 2
 
 
+def test_lab_takes_any_registry_model(tmp_path, capsys):
+    rc = main(["lab", "mode-collapse", "--models", "vae,realnvp", "--datasets", "ring8", "--seeds", "0",
+               "--steps", "2", "--batch-size", "16", "--device", "cpu", "--out", str(tmp_path)])
+    assert rc == 0
+    runs = {r["model"]: r for r in json.loads((tmp_path / "mode_collapse.json").read_text())["runs"]}
+    assert set(runs) == {"vae", "realnvp"} and runs["vae"]["config"]["decoder"] == "gaussian"
+    assert all(r["n_samples"] == 2500 for r in runs.values())
+
+
 def test_lab_errors(tmp_path, capsys):
     assert main(["lab", "mode-collapse", "--models", "nope", "--out", str(tmp_path)]) == 2
     assert "nope" in capsys.readouterr().err
