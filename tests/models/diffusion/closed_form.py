@@ -36,15 +36,19 @@ class GaussianMixture:
         return self.mus[idx] + (L[idx] @ z[:, :, None])[..., 0]
 
     def _parts(self, x: Tensor, m, s):
-        """Per component j: log w_j N(x; m mu_j, C_j) and C_j^{-1} (x - m mu_j), C_j = m^2 Sigma_j + s^2 I."""
+        """Per component j: log w_j N(x; m mu_j, C_j) and C_j^{-1} (x - m mu_j), C_j = m^2 Sigma_j + s^2 I.
+        m, s: scalars or one value per row of x (a batch at one time shares C_j, computed once)."""
         x = x.to(torch.float64)
         n = x.shape[0]
-        m = torch.as_tensor(m, dtype=torch.float64).reshape(-1).expand(n)
-        s = torch.as_tensor(s, dtype=torch.float64).reshape(-1).expand(n)
+        m = torch.as_tensor(m, dtype=torch.float64).reshape(-1)
+        s = torch.as_tensor(s, dtype=torch.float64).reshape(-1)
+        if bool((m == m[0]).all() and (s == s[0]).all()):
+            m, s = m[:1], s[:1]  # one C_j for the whole batch
         eye = torch.eye(self.d, dtype=torch.float64)
-        C = m[:, None, None, None] ** 2 * self.covs[None] + s[:, None, None, None] ** 2 * eye  # (N, J, d, d)
-        diff = x[:, None, :] - m[:, None, None] * self.mus[None]  # (N, J, d)
-        sol = torch.linalg.solve(C, diff[..., None])[..., 0]
+        C = m[:, None, None, None] ** 2 * self.covs[None] + s[:, None, None, None] ** 2 * eye  # (1 or N, J, d, d)
+        diff = x[:, None, :] - m.expand(n)[:, None, None] * self.mus[None]  # (N, J, d)
+        Cinv = torch.linalg.inv(C)
+        sol = (Cinv * diff[:, :, None, :]).sum(-1)  # (N, J, d)
         logdet = torch.logdet(C)
         logp = torch.log(self.w)[None] - 0.5 * (self.d * math.log(2 * math.pi) + logdet + (diff * sol).sum(-1))
         return logp, sol

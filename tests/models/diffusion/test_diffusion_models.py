@@ -112,3 +112,49 @@ def test_ddpm_learns_a_gaussian():
     s = m.sample(2000)
     assert (s.mean(0) - mu).abs().max() < 0.1
     assert torch.allclose(torch.cov(s.T), L @ L.T, atol=0.1)
+
+
+def test_ema_weights_by_default():
+    """The Trainer keeps an EMA (0.999) of every diffusion model's weights unless told otherwise."""
+    from genzoo.train import TrainConfig, Trainer
+
+    for name in ("ddpm", "ddim", "ncsn", "score-sde"):
+        m = create(name, data_shape=(2,), hidden=(8,), timesteps=10) if name in ("ddpm", "ddim") else create(
+            name, data_shape=(2,), hidden=(8,))
+        tr = Trainer(m, torch.randn(64, 2), TrainConfig(steps=2, batch_size=16, progress=False), out_dir=None)
+        assert tr.ema is not None and tr.ema.decay == 0.999, name
+    off = Trainer(create("ddpm", data_shape=(2,), hidden=(8,)), torch.randn(64, 2),
+                  TrainConfig(steps=2, batch_size=16, progress=False, ema_decay=None), out_dir=None)
+    assert off.ema is None
+
+
+@pytest.mark.parametrize("pred", ["eps", "x0", "v"])
+def test_continuous_score_matches_the_discrete_prediction(pred):
+    """At grid times t = (k + 1) / T the continuous-time score the PF-ODE/SDE samplers use equals the discrete
+    prediction's -eps_hat / sqrt(1 - abar_k), for every parameterisation (one conversion, two callers)."""
+    torch.manual_seed(0)
+    m = create("ddpm", data_shape=(3,), timesteps=50, hidden=(16,), pred=pred)
+    for p in m.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    x, k = torch.randn(6, 3), torch.tensor([0, 3, 10, 25, 40, 49])
+    eps = m.denoise(x, k, clip=False).eps
+    ref = m.schedule.eps_to_score(x, k, eps)
+    got = m.score(x, (k + 1).float() / 50)
+    assert torch.allclose(got, ref, atol=1e-5)
+    wrong = m.score(x, k.float() / 50)  # the time grid shifted by one step is a different function
+    assert (wrong - ref).abs().max() > 1e-3
+
+
+def test_learned_variance_interpolates_between_beta_tilde_and_beta():
+    """Nichol & Dhariwal eq. 15: v = -1 gives log beta_tilde_k (clipped at k = 0), v = 1 log beta_k, v = 0 halfway."""
+    m = create("ddpm", data_shape=(2,), timesteps=20, hidden=(8,), loss="hybrid", learned_var=True)
+    s = m.schedule
+    k = torch.arange(20)
+    x = torch.zeros(20, 2)
+    lo = m.model_logvar(-torch.ones(20, 2), k, x)[:, 0]
+    hi = m.model_logvar(torch.ones(20, 2), k, x)[:, 0]
+    mid = m.model_logvar(torch.zeros(20, 2), k, x)[:, 0]
+    assert torch.allclose(lo.double(), s.posterior_log_variance_clipped, atol=1e-6)
+    assert torch.allclose(hi.double(), torch.log(s.betas), atol=1e-6)
+    assert torch.allclose(mid, (lo + hi) / 2, atol=1e-6)
+    assert lo[0] == lo[1] and (hi[1:] > lo[1:]).all()  # beta_tilde_k < beta_k for k >= 1

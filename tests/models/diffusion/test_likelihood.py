@@ -116,14 +116,42 @@ def test_vlb_is_a_bound_and_tight_with_the_exact_reverse():
     assert bits_per_dim(-logp.mean() - gap.mean(), 2, 1) >= bits_per_dim(-logp.mean(), 2, 1) - 0.01
 
 
-def test_vlb_stratified_estimate_is_unbiased():
+def test_vlb_stratified_estimate_is_unbiased(monkeypatch):
+    """The stratified estimate of the middle sum agrees with the full sum over all T terms within MC error; an
+    estimator whose stratum weights are off by one (b - a + 1) is rejected by the same comparison."""
+    import genzoo.models.diffusion.likelihood as L
+
     data = gaussian()
     sched = NoiseSchedule.linear(200)
     x = data.sample(1, torch.Generator().manual_seed(4)).repeat(3000, 1)
+    torch.manual_seed(0)
     full = vlb(sched, _optimal(sched, data, False), x, discrete=False)
-    est = vlb(sched, _optimal(sched, data, False), x, discrete=False, steps=10)
-    se = (full.var() / 3000 + est.var() / 3000).sqrt()
-    assert (full.mean() - est.mean()).abs() < 4 * se
+
+    def z(est):
+        return ((full.mean() - est.mean()).abs() / (full.var() / 3000 + est.var() / 3000).sqrt()).item()
+
+    assert z(vlb(sched, _optimal(sched, data, False), x, discrete=False, steps=10)) < 4
+    right = L.vlb_plan
+    monkeypatch.setattr(L, "vlb_plan", lambda T, n, steps: [(k, w + (w > 1 or k.max() > 0)) for k, w in
+                                                            right(T, n, steps)])
+    assert z(vlb(sched, _optimal(sched, data, False), x, discrete=False, steps=10)) > 4
+    # the plan covers [0, T): k = 0 alone, strata of [1, T) with weights summing to T - 1
+    plan = right(200, 5, 10)
+    assert plan[0][1] == 1.0 and (plan[0][0] == 0).all() and sum(w for _, w in plan[1:]) == 199
+
+
+def test_vlb_parts_add_up():
+    from genzoo.models.diffusion.likelihood import vlb_parts
+
+    data = gaussian()
+    sched = NoiseSchedule.linear(50)
+    x = data.sample(64, torch.Generator().manual_seed(5))
+    torch.manual_seed(1)
+    p = vlb_parts(sched, _optimal(sched, data, False), x, discrete=False)
+    torch.manual_seed(1)
+    assert torch.allclose(p["total"], vlb(sched, _optimal(sched, data, False), x, discrete=False))
+    assert torch.allclose(p["prior"] + p["decoder"] + p["middle"], p["total"])
+    assert (p["prior"] > 0).all() and (p["middle"] > 0).all()
 
 
 def test_discretized_decoder_sums_to_one():

@@ -116,14 +116,107 @@ def test_annealed_langevin():
         assert ok(x, DATA) == expect, moment_errors(x, DATA)
 
 
-def test_mixture_modes_and_moments():
-    """Gaussian mixture: DDPM and the PF-ODE put 30% / 70% of the samples in the two modes and match the moments."""
-    sched = NoiseSchedule.linear(200)
+def _mixture_ok(x, data=MIX):
+    """Moments within MC error and 30% / 70% of the samples in the two modes (|z| < Z each)."""
+    frac_z = abs(((x[:, 0] < 0).double().mean().item() - 0.3) / (0.21 / x.shape[0]) ** 0.5)
+    return max(*moment_errors(x, data), frac_z) < Z
+
+
+def _mixture_sample(sampler: str, scale: float, n: int) -> torch.Tensor:
     g = gen()
-    x = ddpm_sample(sched, discrete(sched, MIX), torch.randn(N, 2, generator=g), generator=g)
+    if sampler in ("ddpm", "ddim"):
+        sched = NoiseSchedule.linear(200 if sampler == "ddpm" else 1000)
+        xT = torch.randn(n, 2, generator=g)
+        if sampler == "ddpm":
+            return ddpm_sample(sched, discrete(sched, MIX, scale), xT, generator=g)
+        return ddim_sample(sched, discrete(sched, MIX, scale), xT, 50, 0.0, generator=g)
+    if sampler == "langevin":
+        sig = geometric_sigmas(5.0, 0.01, 10)
+        x0 = 5 * torch.randn(n, 2, generator=g)
+        return annealed_langevin(lambda x, i: scale * MIX.score(x, 1.0, sig[i]), sig, x0, 50, 1e-4, generator=g)
     sde = VPSDE()
-    y = pf_ode_sample(sde, continuous(sde, MIX), torch.randn(N, 2, generator=g))
-    for s in (x, y):
-        assert ok(s, MIX), moment_errors(s, MIX)
-        frac = (s[:, 0] < 0).double().mean().item()
-        assert abs(frac - 0.3) < 4 * (0.21 / N) ** 0.5
+    xT = torch.randn(n, 2, generator=g)
+    if sampler == "pf-ode":
+        return pf_ode_sample(sde, continuous(sde, MIX, scale), xT)
+    if sampler == "sde":
+        return reverse_sde_sample(sde, continuous(sde, MIX, scale), xT, 200, generator=g)
+    return predictor_corrector_sample(sde, continuous(sde, MIX, scale), xT, 100, generator=g)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "pf-ode", "sde", "pc", "langevin"])
+def test_mixture_every_sampler(sampler):
+    """Two-mode Gaussian mixture, exact score: every sampler matches the mean, the covariance and the 30/70 mode
+    weights within MC error; the score scaled by 1.2 fails (4,000 samples for Langevin, whose wrong variant only
+    shrinks the within-mode spread)."""
+    n = 4000 if sampler == "langevin" else N
+    assert _mixture_ok(_mixture_sample(sampler, 1.0, n))
+    assert not _mixture_ok(_mixture_sample(sampler, 1.2, n))
+
+
+def _respaced(sched: NoiseSchedule, ks: list[int]) -> NoiseSchedule:
+    """The schedule on the subsequence ks (ascending): abar'_i = abar_{ks[i]}, beta'_i = 1 - abar'_i / abar'_{i-1}
+    (Nichol & Dhariwal 2021, sec. 4), built independently of the DDIM code."""
+    ab = sched.alphas_cumprod[torch.tensor(ks)]
+    prev = torch.cat([torch.ones(1, dtype=ab.dtype), ab[:-1]])
+    return NoiseSchedule(1 - ab / prev)
+
+
+def _ddim_prev_bug(sched, denoise, x_T, steps, eta=0.0, generator=None):
+    """A classic strided-DDIM bug (kept here to prove the tests catch it): the previous timestep taken as
+    k - T // steps instead of the next index actually visited."""
+    x, n = x_T, x_T.shape[0]
+    for k in ddim_timesteps(sched.T, steps):
+        p = denoise(x, torch.full((n,), k, dtype=torch.long))
+        kp = k - sched.T // steps
+        ab = sched.alphas_cumprod[k]
+        ab_prev = sched.alphas_cumprod[kp] if kp >= 0 else torch.ones((), dtype=torch.float64)
+        sigma = eta * torch.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
+        x = ab_prev.sqrt() * p.x0 + torch.sqrt((1 - ab_prev - sigma**2).clamp_min(0)) * p.eps
+        if sigma > 0:
+            x = x + sigma * torch.randn(x.shape, generator=generator)
+    return x
+
+
+@pytest.mark.parametrize("steps", [7, 50])
+def test_strided_ddim_eta1_is_ddpm_on_the_respaced_schedule(steps):
+    """DDIM(eta = 1) on a subsequence equals ancestral DDPM on the respaced schedule, draw for draw: this pins the
+    previous timestep of every strided step (and abar_prev = 1 at the last); the k - T // steps bug differs."""
+    sched = NoiseSchedule.linear(1000)
+    ks = sorted(ddim_timesteps(1000, steps))
+    base = discrete(sched, DATA)
+    kmap = torch.tensor(ks)
+    xT = torch.randn(200, 2, generator=gen())
+    a = ddpm_sample(_respaced(sched, ks), lambda x, i: base(x, kmap[i]), xT, "posterior", generator=gen())
+    b = ddim_sample(sched, base, xT, steps, 1.0, generator=gen())
+    assert torch.allclose(a, b, atol=1e-8), (a - b).abs().max()
+    c = _ddim_prev_bug(sched, base, xT, steps, 1.0, generator=gen())
+    assert (a - c).abs().max() > 1e-3
+
+
+def _ddim_marginal_z(sampler, steps: int, eta: float, n: int = 20000) -> float:
+    """Point-mass data x_0 = mu (optimal denoiser exactly mu): started from q(x_{T-1}), every state DDIM visits at
+    index k must be distributed exactly as q(x_k) = N(sqrt(abar_k) mu, 1 - abar_k), for any stride and eta.
+    Returns the largest |z| of the recorded states' means and variances against it."""
+    sched, mu = NoiseSchedule.linear(1000), 0.7
+    seen = []
+
+    def denoise(x, k):
+        seen.append((int(k[0]), x.clone()))
+        m, s = sched.sqrt_alphas_cumprod[k][:, None], sched.sqrt_one_minus_alphas_cumprod[k][:, None]
+        return Prediction(torch.full_like(x, mu), (x - m * mu) / s)
+
+    g = gen()
+    k0 = sched.T - 1
+    xT = sched.sqrt_alphas_cumprod[k0] * mu + sched.sqrt_one_minus_alphas_cumprod[k0] * torch.randn(n, 1, generator=g)
+    sampler(sched, denoise, xT, steps, eta, generator=g)
+    z = 0.0
+    for k, x in seen:
+        m, v = sched.sqrt_alphas_cumprod[k].item() * mu, 1 - sched.alphas_cumprod[k].item()
+        z = max(z, abs(x.mean().item() - m) / (v / n) ** 0.5, abs(x.var().item() / v - 1) / (2 / n) ** 0.5)
+    return z
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_ddim_visits_the_exact_marginals(eta):
+    assert _ddim_marginal_z(ddim_sample, 50, eta) < Z
+    assert _ddim_marginal_z(_ddim_prev_bug, 50, eta) > Z

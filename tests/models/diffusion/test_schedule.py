@@ -107,7 +107,7 @@ def test_schedule_properties(sched):
     assert torch.allclose(ab, torch.cumprod(1 - sched.betas, 0))
 
 
-def test_cosine_matches_formula():
+def test_cosine_and_sigmoid_match_their_formulas():
     T, s = 1000, 0.008
     sched = NoiseSchedule.cosine(T, s)
     f = lambda t: math.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
@@ -115,6 +115,13 @@ def test_cosine_matches_formula():
     unclipped = sched.betas < 0.999
     assert torch.allclose(sched.alphas_cumprod[unclipped], ref[unclipped], rtol=1e-9, atol=1e-12)
     assert torch.allclose(cosine_alpha_bar(0.5, s), torch.tensor(f(T / 2) / f(0), dtype=torch.float64))
+    # sigmoid (Chen 2023, alg. 1), recomputed here from the formula
+    sig = lambda u: 1 / (1 + math.exp(-u))
+    g = lambda t: (sig(3.0) - sig(t * 6.0 - 3.0)) / (sig(3.0) - sig(-3.0))
+    sched = NoiseSchedule.sigmoid(T)
+    ref = torch.tensor([g((k + 1) / T) / g(0.0) for k in range(T)], dtype=torch.float64)
+    unclipped = sched.betas < 0.999
+    assert torch.allclose(sched.alphas_cumprod[unclipped], ref[unclipped], rtol=1e-9, atol=1e-12)
     # linear: Ho et al.'s endpoints
     lin = NoiseSchedule.linear(1000)
     assert math.isclose(lin.betas[0].item(), 1e-4) and math.isclose(lin.betas[-1].item(), 0.02)

@@ -61,9 +61,11 @@ class DiffusionNetConfig(ModelConfig):
 
 
 class DiffusionBase(GenerativeModel):
-    """Shared machinery; subclasses implement loss / sample / log_prob."""
+    """Shared machinery; subclasses implement loss / sample / log_prob. Training defaults: Adam lr 2e-4 and an EMA
+    of the weights (decay 0.999), which the Trainer uses for sampling, evaluation and saving (pass
+    ema_decay=None to the Trainer to turn it off)."""
 
-    train_defaults = {"lr": 2e-4}
+    train_defaults = {"lr": 2e-4, "ema_decay": 0.999}
 
     def __init__(self, config: DiffusionNetConfig, out_mult: int = 1):
         super().__init__(config)

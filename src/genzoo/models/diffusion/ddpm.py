@@ -27,7 +27,7 @@ from genzoo.models.base import Batch
 from genzoo.models.diffusion import likelihood as lik
 from genzoo.models.diffusion import samplers as S
 from genzoo.models.diffusion.base import DiffusionBase, DiffusionNetConfig
-from genzoo.models.diffusion.schedule import NoiseSchedule
+from genzoo.models.diffusion.schedule import NoiseSchedule, to_x0_eps
 from genzoo.models.registry import register
 
 
@@ -38,7 +38,8 @@ class DDPMConfig(DiffusionNetConfig):
     sampler: "ddpm" | "ddim" | "pf-ode" | "sde" | "pc"; sample_steps (0: T for ddpm/sde/pc, 50 for ddim); eta
     (DDIM noise); clip_denoised (clip x0_hat to [-1, 1] when sampling; None: on for images).
     likelihood_method: "bound" (VLB) | "exact" (PF-ODE). vlb_steps: 0 sums all T terms of the VLB; K > 0 computes
-    L_prior and L_0 exactly and estimates the middle sum by stratified sampling of K timesteps (unbiased).
+    L_prior and L_0 exactly and estimates the middle sum by stratified sampling, one timestep in each of at most K
+    geometrically widening strata (unbiased, but a random estimate: report its standard error).
     exact_trace: PF-ODE divergence exactly (None: in <= 16 dimensions) or by Hutchinson. ode_tol: rtol = atol.
     """
 
@@ -127,18 +128,12 @@ class DDPM(DiffusionBase):
         return S.Prediction(x0, eps, logvar)
 
     def score(self, x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
-        """grad log p_t(x) in continuous time (the schedule's VP SDE): -eps_hat / s(t), network time input t T."""
-        sde = self.schedule.sde()
-        m, s = sde.marginal(t)
+        """grad log p_t(x) in continuous time (the schedule's VP SDE): -eps_hat / s(t), network time input t T;
+        eps_hat from the prediction through the schedule's one conversion (`schedule.to_x0_eps`)."""
+        m, s = self.schedule.sde().marginal(t)
         m, s = S._col(m, x), S._col(s, x)
-        out = self.guided_net(x, t * self.schedule.T, y, x.shape[1])
-        pred, _ = self._split(out)
-        if self.config.pred == "eps":
-            eps = pred
-        elif self.config.pred == "x0":
-            eps = (x - m * pred) / s
-        else:
-            eps = s * x + m * pred
+        pred, _ = self._split(self.guided_net(x, t * self.schedule.T, y, x.shape[1]))
+        _, eps = to_x0_eps(pred, x, m, s, self.config.pred)
         return -eps / s
 
     # ---- training ----------------------------------------------------------------------------------------------
@@ -212,9 +207,16 @@ class DDPM(DiffusionBase):
     @torch.no_grad()
     def vlb(self, x: Tensor, y: Tensor | None = None, steps: int | None = None) -> Tensor:
         """The variational bound -log p(x) <= L_prior + sum_k L_k in nats per example (module docstring)."""
+        return self.vlb_parts(x, y, steps)["total"]
+
+    @torch.no_grad()
+    def vlb_parts(self, x: Tensor, y: Tensor | None = None, steps: int | None = None) -> dict[str, Tensor]:
+        """The VLB's "prior", "decoder" (L_0), "middle" (sum of L_k, k >= 1) and "total" in nats per example;
+        steps (default config.vlb_steps): 0 sums all T terms, K > 0 estimates the middle sum by stratified
+        sampling (unbiased; `likelihood.vlb_plan`)."""
         steps = self.config.vlb_steps if steps is None else steps
-        return lik.vlb(self.schedule, lambda xk, k: self.denoise(xk, k, y, clip=False), self.preprocess(x),
-                       self.is_image, self.config.var_type, steps)
+        return lik.vlb_parts(self.schedule, lambda xk, k: self.denoise(xk, k, y, clip=False), self.preprocess(x),
+                             self.is_image, self.config.var_type, steps)
 
     def _exact_log_prob(self, x: Tensor, y: Tensor | None) -> Tensor:
         z, logdet = self._dequantize_for_ode(x)

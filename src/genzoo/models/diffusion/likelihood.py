@@ -150,10 +150,15 @@ def vlb_term(schedule, x0: Tensor, xk: Tensor, k: Tensor, model_mean: Tensor, mo
 
 def vlb_plan(T: int, n: int, steps: int = 0) -> list[tuple[Tensor, float]]:
     """(indices (n,), weight) pairs covering the T terms: all of them (steps = 0), or k = 0 exactly plus one
-    stratified random k per stratum of [1, T) weighted by the stratum's size (an unbiased estimate)."""
+    uniformly drawn k per stratum of [1, T), weighted by the stratum's size (an unbiased estimate of the sum).
+
+    The at most `steps` strata have geometrically growing widths (edges round(T^(j / steps)), duplicates merged),
+    so the large, fast-changing terms at small k sit in narrow strata (the first ones hold a single k and are
+    exact) and the flat tail shares wide ones."""
     if steps == 0 or steps >= T - 1:
         return [(torch.full((n,), k, dtype=torch.long), 1.0) for k in range(T)]
-    edges = torch.linspace(1, T, steps + 1).round().long().tolist()
+    edges = sorted(set(torch.logspace(0, math.log10(T), steps + 1, dtype=torch.float64).round().long().tolist()))
+    edges[0], edges[-1] = 1, T
     plan = [(torch.zeros(n, dtype=torch.long), 1.0)]
     for a, b in zip(edges[:-1], edges[1:]):
         if b > a:
@@ -162,16 +167,30 @@ def vlb_plan(T: int, n: int, steps: int = 0) -> list[tuple[Tensor, float]]:
 
 
 @torch.no_grad()
-def vlb(schedule, denoise, x0: Tensor, discrete: bool, var_type: str = "posterior", steps: int = 0) -> Tensor:
-    """-log p(x_0) <= L_prior + sum_k L_k (nats per example) for a model `denoise(x_k, k) -> Prediction`
-    (its learned log-variance if any, else the fixed `var_type`); x_k ~ q(x_k | x_0) drawn once per term."""
+def vlb_parts(schedule, denoise, x0: Tensor, discrete: bool, var_type: str = "posterior",
+              steps: int = 0) -> dict[str, Tensor]:
+    """The VLB's parts in nats per example: "prior" L_prior, "decoder" L_0, "middle" sum_{k >= 1} L_k (exact
+    over all T - 1 terms for steps = 0, else the stratified estimate of `vlb_plan`) and their "total". The model
+    is `denoise(x_k, k) -> Prediction` (its learned log-variance if any, else the fixed `var_type`); x_k ~ q(x_k |
+    x_0) is drawn once per term."""
     from genzoo.models.diffusion.samplers import fixed_logvar
 
-    total = prior_kl(schedule, x0)
+    prior = prior_kl(schedule, x0)
+    decoder = torch.zeros_like(prior)
+    middle = torch.zeros_like(prior)
     for k, w in vlb_plan(schedule.T, x0.shape[0], steps):
         xk = schedule.q_sample(x0, k)
         p = denoise(xk, k)
         mean, _, _ = schedule.q_posterior(p.x0, xk, k)
         logvar = p.logvar if p.logvar is not None else fixed_logvar(schedule, k, xk, var_type)
-        total = total + w * vlb_term(schedule, x0, xk, k, mean, logvar, discrete)
-    return total
+        term = w * vlb_term(schedule, x0, xk, k, mean, logvar, discrete)
+        is0 = k.to(term.device) == 0
+        decoder = decoder + torch.where(is0, term, 0.0)
+        middle = middle + torch.where(is0, 0.0, term)
+    return {"prior": prior, "decoder": decoder, "middle": middle, "total": prior + decoder + middle}
+
+
+@torch.no_grad()
+def vlb(schedule, denoise, x0: Tensor, discrete: bool, var_type: str = "posterior", steps: int = 0) -> Tensor:
+    """-log p(x_0) <= L_prior + sum_k L_k (nats per example); see `vlb_parts`."""
+    return vlb_parts(schedule, denoise, x0, discrete, var_type, steps)["total"]

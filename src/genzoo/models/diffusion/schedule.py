@@ -43,7 +43,8 @@ def sigmoid_alpha_bar(t: Tensor | float, start: float = -3.0, end: float = 3.0, 
     """Chen (2023, "On the importance of noise scheduling", alg. 1): abar(t) = (-sigmoid((t (end - start) + start)
     / tau) + sigmoid(end / tau)) / (sigmoid(end / tau) - sigmoid(start / tau))."""
     t = torch.as_tensor(t, dtype=torch.float64)
-    v_start, v_end = torch.sigmoid(torch.tensor(start / tau)), torch.sigmoid(torch.tensor(end / tau))
+    f64 = dict(dtype=torch.float64)
+    v_start, v_end = torch.sigmoid(torch.tensor(start / tau, **f64)), torch.sigmoid(torch.tensor(end / tau, **f64))
     out = (-torch.sigmoid((t * (end - start) + start) / tau) + v_end) / (v_end - v_start)
     return out.to(torch.float64)
 
@@ -53,6 +54,20 @@ def betas_for_alpha_bar(alpha_bar, T: int, max_beta: float = 0.999) -> Tensor:
     t = torch.arange(T + 1, dtype=torch.float64) / T
     ab = alpha_bar(t)
     return torch.clamp(1 - ab[1:] / ab[:-1], min=0.0, max=max_beta)
+
+
+def to_x0_eps(out: Tensor, x: Tensor, m: Tensor, s: Tensor, pred: str) -> tuple[Tensor, Tensor]:
+    """(x0_hat, eps_hat) from a network output predicting `pred` at a noisy x = m x_0 + s eps (m = sqrt(abar),
+    s = sqrt(1 - abar), broadcastable): eps -> x_0 = (x - s eps) / m; x0 -> eps = (x - m x_0) / s;
+    v = m eps - s x_0 -> x_0 = m x - s v, eps = s x + m v (m^2 + s^2 = 1). The one place these are written:
+    the discrete schedule and the continuous-time score of `ddpm` both call it."""
+    if pred == "eps":
+        return (x - s * out) / m, out
+    if pred == "x0":
+        return out, (x - m * out) / s
+    if pred == "v":
+        return m * x - s * out, s * x + m * out
+    raise ValueError(f"pred must be one of {PREDICTIONS}, got {pred!r}")
 
 
 def _bcast(v: Tensor, x: Tensor) -> Tensor:
@@ -152,34 +167,28 @@ class NoiseSchedule:
         var = self.extract(self.posterior_variance, k, xk)
         return c1 * x0 + c2 * xk, var, self.extract(self.posterior_log_variance_clipped, k, xk)
 
-    # ---- conversions between predictions -----------------------------------------------------------------------
+    # ---- conversions between predictions (all through `to_x0_eps`) -----------------------------------------------
+    def _ms(self, k, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.extract(self.sqrt_alphas_cumprod, k, x), self.extract(self.sqrt_one_minus_alphas_cumprod, k, x)
+
     def eps_to_x0(self, xk: Tensor, k, eps: Tensor) -> Tensor:
-        return (xk - self.extract(self.sqrt_one_minus_alphas_cumprod, k, xk) * eps) / self.extract(
-            self.sqrt_alphas_cumprod, k, xk
-        )
+        return to_x0_eps(eps, xk, *self._ms(k, xk), "eps")[0]
 
     def x0_to_eps(self, xk: Tensor, k, x0: Tensor) -> Tensor:
-        return (xk - self.extract(self.sqrt_alphas_cumprod, k, xk) * x0) / self.extract(
-            self.sqrt_one_minus_alphas_cumprod, k, xk
-        )
+        return to_x0_eps(x0, xk, *self._ms(k, xk), "x0")[1]
 
     def v_target(self, x0: Tensor, eps: Tensor, k) -> Tensor:
         """v = sqrt(abar) eps - sqrt(1 - abar) x_0."""
-        return self.extract(self.sqrt_alphas_cumprod, k, x0) * eps - self.extract(
-            self.sqrt_one_minus_alphas_cumprod, k, x0
-        ) * x0
+        m, s = self._ms(k, x0)
+        return m * eps - s * x0
 
     def v_to_x0(self, xk: Tensor, k, v: Tensor) -> Tensor:
         """x_0 = sqrt(abar) x_k - sqrt(1 - abar) v."""
-        return self.extract(self.sqrt_alphas_cumprod, k, xk) * xk - self.extract(
-            self.sqrt_one_minus_alphas_cumprod, k, xk
-        ) * v
+        return to_x0_eps(v, xk, *self._ms(k, xk), "v")[0]
 
     def v_to_eps(self, xk: Tensor, k, v: Tensor) -> Tensor:
         """eps = sqrt(1 - abar) x_k + sqrt(abar) v."""
-        return self.extract(self.sqrt_one_minus_alphas_cumprod, k, xk) * xk + self.extract(
-            self.sqrt_alphas_cumprod, k, xk
-        ) * v
+        return to_x0_eps(v, xk, *self._ms(k, xk), "v")[1]
 
     def eps_to_score(self, xk: Tensor, k, eps: Tensor) -> Tensor:
         """score = -eps / sqrt(1 - abar_k)."""
@@ -199,14 +208,8 @@ class NoiseSchedule:
         raise ValueError(f"pred must be one of {PREDICTIONS}, got {pred!r}")
 
     def to_x0_eps(self, out: Tensor, xk: Tensor, k, pred: str) -> tuple[Tensor, Tensor]:
-        """(x0_hat, eps_hat) from a network output that predicts `pred`."""
-        if pred == "eps":
-            return self.eps_to_x0(xk, k, out), out
-        if pred == "x0":
-            return out, self.x0_to_eps(xk, k, out)
-        if pred == "v":
-            return self.v_to_x0(xk, k, out), self.v_to_eps(xk, k, out)
-        raise ValueError(f"pred must be one of {PREDICTIONS}, got {pred!r}")
+        """(x0_hat, eps_hat) from a network output that predicts `pred` (module-level `to_x0_eps`)."""
+        return to_x0_eps(out, xk, *self._ms(k, xk), pred)
 
     # ---- continuous time ---------------------------------------------------------------------------------------
     def _grid_log_abar(self) -> Tensor:
