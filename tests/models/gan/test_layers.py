@@ -139,6 +139,28 @@ def test_minibatch_discrimination_counts_close_neighbours():
     assert out[:, 4:].min() > 3.9 and layer(far)[:, 4:].max() < 1e-6
 
 
+def test_minibatch_discrimination_equals_numpy():
+    """o(x_i)_b = sum_{j != i} exp(-||M_{i,b} - M_{j,b}||_1), M = f T reshaped (N, B, C), against a numpy loop;
+    the variant that keeps j = i (adds exp(0) = 1) and an L2 distance are rejected."""
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(5, n_kernels=4, kernel_dim=3).double()
+    f = torch.randn(6, 5, dtype=torch.float64)
+    with torch.no_grad():
+        out = layer(f).numpy()
+    m = (f.numpy() @ layer.T.detach().numpy()).reshape(6, 4, 3)
+    ref = np.zeros((6, 4))
+    for i in range(6):
+        for j in range(6):
+            if j != i:
+                ref[i] += np.exp(-np.abs(m[i] - m[j]).sum(-1))
+    np.testing.assert_allclose(out[:, :5], f.numpy())
+    np.testing.assert_allclose(out[:, 5:], ref, rtol=1e-12)
+    assert np.abs(out[:, 5:] - (ref + 1)).min() > 0.5
+    l2 = np.array([[sum(np.exp(-np.sqrt(((m[i, b] - m[j, b]) ** 2).sum())) for j in range(6) if j != i)
+                    for b in range(4)] for i in range(6)])
+    assert not np.allclose(out[:, 5:], l2, rtol=1e-3)
+
+
 def test_pack_concatenates_consecutive_samples():
     x = torch.arange(12.0).view(6, 2)
     p = pack(x, 2)
