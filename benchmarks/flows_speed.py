@@ -1,15 +1,30 @@
-"""Training speed of genzoo's RealNVP against zuko's with the same architecture, in one interleaved run.
+"""Training speed of genzoo's RealNVP against zuko's and normflows' with the same architecture, in one interleaved run.
 
-Architecture (both): 8 affine coupling blocks with alternating masks on 2-D data, each conditioner an MLP
-1 -> 64 -> 64 -> 2 (ReLU), soft-bounded log-scale, standard normal base; Adam (lr 1e-3), batch 512 of `moons`.
-genzoo's step is the public training step `model.loss(Batch(x))["loss"]` (input checks included); zuko's is
-`-flow().log_prob(x).mean()` (zuko.flows.RealNVP(2, transforms=8, hidden_features=(64, 64))).
-The two loops alternate in rounds of `--steps` steps each (same batches), so machine load hits both alike; the
-reported ratio is the median over rounds of (genzoo steps/s) / (zuko steps/s). Goal: >= 1.3x.
+Architecture (all): 8 affine coupling blocks on 2-D data with alternating halves (x1 | x2, then x2 | x1), each
+conditioner an MLP 1 -> 64 -> 64 -> 2 (ReLU), standard normal base (not trainable), 35,344 parameters; batch
+512 of `moons`. The log-scale bound differs by library, so each reference is paired with the genzoo scale closest
+to it:
 
-zuko is not a genzoo dependency: `pip install zuko` (or the `bench` extra) to run this benchmark.
+    genzoo scale="tanh" (2 tanh(a / 2))  vs  zuko.flows.RealNVP(2, transforms=8, hidden_features=(64, 64))
+                                             (soft clamp a / (1 + |a| / 6.9))
+    genzoo scale="exp" (unbounded)       vs  normflows: 8 x [AffineCouplingBlock(MLP([1, 64, 64, 2],
+                                             init_zeros=True)), Permute(2, "swap")], DiagGaussian(2,
+                                             trainable=False) (scale_map "exp")
 
-    python benchmarks/flows_speed.py --rounds 10 --steps 100 --out docs/results/flows
+A training step is loss -> zero_grad -> backward -> optimizer step. genzoo's loss is the public
+`model.loss(Batch(x))["loss"]` (input checks and the bits/dim metric included; it is NLL / D, which only rescales
+the gradient); zuko's `-flow().log_prob(x).mean()`; normflows' `model.forward_kld(x)`. Every model is trained with
+the SAME optimizer, torch's Adam (lr 1e-3), in two settings measured in the same run: the default implementation
+(`adam`) and `fused=True` (`adam-fused`, the fastest on CPU, which shrinks the optimizer's share that every
+library pays alike); a third setting, `none`, times loss + backward alone (the libraries' own code: no optimizer
+step, so the parameters stay at their initial values). The step functions alternate in rounds of `--steps` steps
+each on the same batches (the order rotates every round), so machine load hits all alike; a ratio is the median
+over rounds of (genzoo steps/s) / (reference steps/s), from wall-clock time and from thread CPU time.
+Goal: >= 1.3x zuko.
+
+zuko and normflows are not genzoo dependencies: `pip install zuko normflows` (or the `bench` extra).
+
+    python benchmarks/flows_speed.py --rounds 12 --steps 40 --out docs/results/flows
 """
 
 from __future__ import annotations
@@ -47,85 +62,149 @@ def machine() -> str:
             f"{torch.get_num_threads()} threads | load average at start {load}")
 
 
+OPTIMS = ("adam", "adam-fused", "none")
+
+
+def build(lib: str, scale: str = "tanh"):
+    """(module, loss function of a batch) for one library, same architecture."""
+    if lib == "genzoo":
+        m = create("realnvp", data_shape=(2,), n_blocks=8, hidden=(64, 64), scale=scale)
+        return m, lambda b: m.loss(Batch(b))["loss"]
+    if lib == "zuko":
+        import zuko
+
+        m = zuko.flows.RealNVP(2, transforms=8, hidden_features=(64, 64))
+        return m, lambda b: -m().log_prob(b).mean()
+    if lib == "normflows":
+        import normflows as nf
+
+        flows = []
+        for _ in range(8):
+            flows += [nf.flows.AffineCouplingBlock(nf.nets.MLP([1, 64, 64, 2], init_zeros=True)),
+                      nf.flows.Permute(2, mode="swap")]
+        m = nf.NormalizingFlow(nf.distributions.base.DiagGaussian(2, trainable=False), flows)
+        return m, lambda b: m.forward_kld(b)
+    raise ValueError(lib)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--steps", type=int, default=100, help="steps per round per library")
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--steps", type=int, default=40, help="steps per round per step function")
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="docs/results/flows")
     args = ap.parse_args()
     try:
+        import normflows
         import zuko
     except ImportError:
-        raise SystemExit("flows_speed.py compares against zuko, which is not a genzoo dependency: "
-                         "`pip install zuko` (or `pip install genzoo[bench]`) and run again.") from None
+        raise SystemExit("flows_speed.py compares against zuko and normflows, which are not genzoo dependencies: "
+                         "`pip install zuko normflows` (or `pip install genzoo[bench]`) and run again.") from None
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
     data = torch.as_tensor(toy2d("moons", 100_000, seed=0)).float()
     g = torch.Generator().manual_seed(0)
     batches = [data[torch.randint(len(data), (args.batch,), generator=g)] for _ in range(args.steps)]
 
-    ours = create("realnvp", data_shape=(2,), n_blocks=8, hidden=(64, 64), scale="tanh")
-    theirs = zuko.flows.RealNVP(2, transforms=8, hidden_features=(64, 64))
-    n_ours = sum(p.numel() for p in ours.parameters())
-    n_theirs = sum(p.numel() for p in theirs.parameters())
-    opt_o = torch.optim.Adam(ours.parameters(), 1e-3)
-    opt_t = torch.optim.Adam(theirs.parameters(), 1e-3)
+    pairs = {"zuko": ("genzoo-tanh", "zuko"), "normflows": ("genzoo-exp", "normflows")}
+    libs = {"genzoo-tanh": ("genzoo", "tanh"), "zuko": ("zuko", None), "genzoo-exp": ("genzoo", "exp"),
+            "normflows": ("normflows", None)}
+    fns, models, params = {}, {}, {}
+    for optim in OPTIMS:
+        for name, (lib, scale) in libs.items():
+            torch.manual_seed(0)
+            m, loss_fn = build(lib, scale or "tanh")
+            opt = torch.optim.Adam(m.parameters(), 1e-3, fused=(optim == "adam-fused")) if optim != "none" else None
+            params[name] = sum(p.numel() for p in m.parameters() if p.requires_grad)
 
-    def step_ours(b):
-        loss = ours.loss(Batch(b))["loss"]
-        opt_o.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_o.step()
+            def step(b, m=m, loss_fn=loss_fn, opt=opt):
+                loss = loss_fn(b)
+                m.zero_grad(set_to_none=True)
+                loss.backward()
+                if opt is not None:
+                    opt.step()
 
-    def step_theirs(b):
-        loss = -theirs().log_prob(b).mean()
-        opt_t.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_t.step()
+            fns[(optim, name)] = step
+            models[(optim, name)] = (m, loss_fn)
 
     def timed(fn):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.thread_time()
         for b in batches:
             fn(b)
-        return args.steps / (time.perf_counter() - t0)
+        return args.steps / (time.perf_counter() - w0), args.steps / (time.thread_time() - c0)
 
-    for fn in (step_ours, step_theirs):  # warm-up
+    for fn in fns.values():  # warm-up
         for b in batches[:20]:
             fn(b)
-    rates_o, rates_t, ratios = [], [], []
+    keys = list(fns)
+    rates = {k: {"wall": [], "cpu": []} for k in keys}
     for r in range(args.rounds):
-        order = (step_ours, step_theirs) if r % 2 == 0 else (step_theirs, step_ours)
-        res = {fn: timed(fn) for fn in order}
-        rates_o.append(res[step_ours])
-        rates_t.append(res[step_theirs])
-        ratios.append(rates_o[-1] / rates_t[-1])
-        print(f"round {r}: genzoo {rates_o[-1]:.1f} steps/s, zuko {rates_t[-1]:.1f} steps/s, ratio {ratios[-1]:.2f}",
-              flush=True)
+        order = keys[r % len(keys):] + keys[: r % len(keys)]
+        for k in order:
+            w, c = timed(fns[k])
+            rates[k]["wall"].append(w)
+            rates[k]["cpu"].append(c)
+        line = ", ".join(f"{o}/{n} {rates[(o, n)]['wall'][-1]:.0f}" for o, n in keys)
+        print(f"round {r}: steps/s (wall) {line}", flush=True)
+
+    results = {}
+    for optim in OPTIMS:
+        res = {"steps_per_s_median": {}, "ratios": {}}
+        for name in libs:
+            res["steps_per_s_median"][name] = {c: statistics.median(rates[(optim, name)][c]) for c in ("wall", "cpu")}
+        for ref, (ours, theirs) in pairs.items():
+            entry = {}
+            for c in ("wall", "cpu"):
+                rr = [a / b for a, b in zip(rates[(optim, ours)][c], rates[(optim, theirs)][c])]
+                entry[c] = {"median": statistics.median(rr), "min": min(rr), "max": max(rr)}
+            res["ratios"][f"{ours} / {theirs}"] = entry
+        results[optim] = res
+
+    test = torch.as_tensor(toy2d("moons", 5000, seed=1)).float()
+    nll = {}
     with torch.no_grad():
-        test = torch.as_tensor(toy2d("moons", 5000, seed=1)).float()
-        nll_o = -ours.log_prob(test).mean().item()
-        nll_t = -theirs().log_prob(test).mean().item()
+        for name in libs:
+            m, loss_fn = models[("adam-fused", name)]
+            if name.startswith("genzoo"):
+                nll[name] = -m.log_prob(test).mean().item()
+            elif name == "zuko":
+                nll[name] = -m().log_prob(test).mean().item()
+            else:
+                nll[name] = -m.log_prob(test).mean().item()
     res = {
         "benchmark": "flows_speed",
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": machine(),
         "command": "python " + " ".join(sys.argv),
-        "zuko_version": zuko.__version__,
-        "architecture": "8 affine couplings, MLP (64, 64) ReLU, 2-D moons, batch %d, Adam 1e-3" % args.batch,
-        "params": {"genzoo": n_ours, "zuko": n_theirs},
-        "steps_per_s": {"genzoo_median": statistics.median(rates_o), "zuko_median": statistics.median(rates_t)},
-        "ratio_median": statistics.median(ratios),
-        "ratio_min": min(ratios),
-        "ratio_max": max(ratios),
-        "goal": ">= 1.3",
-        "heldout_nll_after_training": {"genzoo": nll_o, "zuko": nll_t,
-                                       "steps": args.rounds * args.steps + 20},
+        "versions": {"torch": torch.__version__, "zuko": zuko.__version__, "normflows": normflows.__version__},
+        "architecture": ("8 affine couplings, alternating halves, MLP 1-64-64-2 ReLU, 2-D moons, batch %d, "
+                         "standard normal base; Adam 1e-3 (default and fused) for every library; `none`: loss + "
+                         "backward only" % args.batch),
+        "params": params,
+        "rounds": args.rounds, "steps_per_round": args.steps,
+        "results": results,
+        "goal": ">= 1.3x zuko",
+        "heldout_nll_after_training_adam_fused": {"nats": nll,
+                                                  "steps": args.rounds * args.steps + 20},
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed_results.json").write_text(json.dumps(res, indent=2))
+    lines = ["# Flow training speed: genzoo vs zuko vs normflows (benchmarks/flows_speed.py)", "",
+             res["architecture"] + ".", "",
+             "| optimizer | pair | ratio (wall, median over rounds) | min-max | ratio (CPU time) | "
+             "genzoo steps/s | reference steps/s |", "|---|---|---|---|---|---|---|"]
+    for optim, r in results.items():
+        for ref, (ours, theirs) in pairs.items():
+            e = r["ratios"][f"{ours} / {theirs}"]
+            s = r["steps_per_s_median"]
+            lines.append(f"| {optim} | {ours} / {theirs} | **{e['wall']['median']:.2f}x** | "
+                         f"{e['wall']['min']:.2f}-{e['wall']['max']:.2f} | {e['cpu']['median']:.2f}x | "
+                         f"{s[ours]['wall']:.0f} | {s[theirs]['wall']:.0f} |")
+    lines += ["", "Held-out NLL after the run (adam-fused models, nats): "
+              + ", ".join(f"{k} {v:.3f}" for k, v in nll.items()), "",
+              f"Machine: {res['machine']}", f"Date: {res['date']}", f"Command: `{res['command']}`", ""]
+    (out / "speed_results.md").write_text("\n".join(lines))
     print(json.dumps(res, indent=2))
 
 

@@ -172,10 +172,9 @@ class FlowModel(GenerativeModel):
         return self.flow.log_prob(self.preprocess(x, generator), self.context(condition))
 
     def loss(self, batch: Batch, player: str = "model") -> dict[str, Tensor]:
-        lp = self.log_prob(batch.x, batch.y)
-        nll = -lp.mean()
-        bpd = bits_per_dim(-lp.detach(), self.dim, n_bins=self.bpd_bins).mean()
-        return {"loss": nll / self.dim, "nll": nll.detach(), "bpd": bpd}
+        nll = -self.log_prob(batch.x, batch.y).mean()
+        nll_d = nll.detach()  # bits/dim is affine in the NLL, so the batch mean converts as one number
+        return {"loss": nll / self.dim, "nll": nll_d, "bpd": bits_per_dim(nll_d, self.dim, n_bins=self.bpd_bins)}
 
     def _labels(self, n: int, condition: Tensor | None) -> Tensor | None:
         if self.config.num_classes == 0:

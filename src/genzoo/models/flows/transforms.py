@@ -381,6 +381,12 @@ class VectorCoupling(Transform):
                 m.inplace = True
 
     def _split(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if self.cat is not None:  # contiguous halves: one split (its backward is one cat)
+            na = len(self.idx_a)
+            if self.cat == "ab":
+                return x.split([na, x.shape[1] - na], 1)
+            xb, xa = x.split([x.shape[1] - na, na], 1)
+            return xa, xb
         if self.fast:
             return x[:, self.sl_a], x[:, self.sl_b]
         return x.index_select(1, self.idx_a), x.index_select(1, self.idx_b)
