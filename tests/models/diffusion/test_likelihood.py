@@ -70,6 +70,10 @@ def test_hutchinson_is_unbiased():
         se = est.std(0) / math.sqrt(m)
         assert ((est.mean(0) - exact).abs() < 4 * se).all()
         assert (se > 0).all()
+    # a probe with E[v v^T] = 2 I (Gaussian noise of variance 2) is biased, and the same check rejects it
+    _, est = hutchinson_divergence(fn, xs, 2**0.5 * hutchinson_noise(xs.shape, "gaussian"))
+    est = est.reshape(m, 4)
+    assert ((est.mean(0) - exact).abs() > 4 * est.std(0) / math.sqrt(m)).any()
 
 
 def test_ode_likelihood_hutchinson_path():
