@@ -2,14 +2,16 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/diffusion_speed.py [--reps 15] [--threads 1] [--skip-sampling]
 
-1. One DDPM training step (forward, backward, Adam) of the genzoo UNet against diffusers' `UNet2DModel` built as
+1. One DDPM training step (loss, backward, Adam) of the genzoo UNet against diffusers' `UNet2DModel` built as
    the same architecture: channels (32, 64, 64), one res block per level (two on the way up), attention at the
    7x7 level and in the middle with 8 heads of 8 channels (diffusers' default head size), group norm with 8 groups
    everywhere, scale-shift time conditioning (diffusers `resnet_time_scale_shift="scale_shift"`), 28x28, batch 64.
    The match is checked, not assumed: diffusers' weights are copied into the genzoo net and both must compute the
    same function (max |difference| recorded) with the same parameter count. The two steps run interleaved
    (A, B, A, B, ...) so both see the same machine load; medians of wall time and of process CPU time (the CPU is
-   shared with other jobs; CPU time is the less noisy of the two). diffusers is optional (the `bench` extra).
+   shared with other jobs; CPU time is the less noisy of the two). genzoo's step is the library's own path
+   (`ddpm` model, DDPM.loss); diffusers' is its training-example path (DDPMScheduler.add_noise, UNet, MSE).
+   diffusers is optional (the `bench` extra).
 2. DDIM with 50 steps against DDPM ancestral with 1,000 steps on the MNIST model saved by
    benchmarks/diffusion_mnist.py: wall time and the MNIST-classifier sample scores (genzoo.eval.classifier).
 Writes docs/results/diffusion/speed.json with machine, command and date.
@@ -44,9 +46,11 @@ def build_diffusers():
 
 
 def build_genzoo():
-    from genzoo.nn.unet import UNet
+    """The `ddpm` model whose network is the same UNet (its loss, L_simple on eps, is what the step runs)."""
+    from genzoo.models import create
 
-    return UNet(1, 1, CHANNELS, num_res_blocks=1, attention=(False, False, True), heads=8, norm_groups=8)
+    return create("ddpm", data_shape=(1, 28, 28), channels=CHANNELS, num_res_blocks=1, attention=(False, False, True),
+                  heads=8, norm_groups=8, timesteps=1000)
 
 
 def copy_diffusers_into_genzoo(ref, ours) -> None:
@@ -109,18 +113,34 @@ def function_match(ref, ours) -> float:
     return float((a - b).abs().max() / b.abs().max())
 
 
-def train_step_fn(net, call, T=1000):
-    """One DDPM (eps-prediction, L_simple) step with Adam; the same harness for both networks."""
-    from genzoo.models.diffusion import NoiseSchedule
+def genzoo_step(model, x):
+    """One step of the library's own training path: DDPM.loss (L_simple, eps), backward, Adam."""
+    from genzoo.models import Batch
 
-    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    x = torch.rand(64, 1, 28, 28) * 2 - 1
-    sched = NoiseSchedule.linear(T)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    batch = Batch(x)
 
     def step():
-        k = torch.randint(0, T, (64,))
+        loss = model.loss(batch)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def diffusers_step(unet, x):
+    """The same step as diffusers' training examples write it: DDPMScheduler.add_noise, UNet2DModel, MSE on eps."""
+    from diffusers import DDPMScheduler
+
+    opt = torch.optim.Adam(unet.parameters(), lr=1e-4)
+    sched = DDPMScheduler(num_train_timesteps=1000)
+    x = x * 2 - 1
+
+    def step():
+        k = torch.randint(0, 1000, (x.shape[0],))
         eps = torch.randn_like(x)
-        loss = F.mse_loss(call(net, sched.q_sample(x, k, eps), k), eps)
+        loss = F.mse_loss(unet(sched.add_noise(x, eps, k), k).sample, eps)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -146,7 +166,8 @@ def main():
     }
     ours = build_genzoo()
     res["genzoo_params"] = sum(p.numel() for p in ours.parameters())
-    fns = {"genzoo": train_step_fn(ours, lambda n, x, k: n(x, (k + 1).float()))}
+    x = torch.rand(64, 1, 28, 28)  # a batch of 64 images in [0, 1]
+    fns = {"genzoo": genzoo_step(ours, x)}
     try:
         ref = build_diffusers()
     except ImportError:
@@ -157,9 +178,9 @@ def main():
 
         res["diffusers"] = diffusers.__version__
         res["diffusers_params"] = sum(p.numel() for p in ref.parameters())
-        res["function_match_max_rel_diff"] = function_match(build_diffusers(), build_genzoo())
+        res["function_match_max_rel_diff"] = function_match(build_diffusers(), build_genzoo().net)
         assert res["function_match_max_rel_diff"] < 1e-4, "the two UNets do not compute the same function"
-        fns["diffusers"] = train_step_fn(ref, lambda n, x, k: n(x, k + 1).sample)
+        fns["diffusers"] = diffusers_step(ref, x)
     wall = {k: [] for k in fns}
     cpu = {k: [] for k in fns}
     for f in fns.values():  # warm-up

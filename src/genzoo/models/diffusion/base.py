@@ -19,7 +19,8 @@ class DiffusionNetConfig(ModelConfig):
     """Fields shared by `ddpm`, `ddim`, `ncsn`, `score-sde`.
 
     net: "auto" (a UNet for (C, H, W) images, an MLP for flat data) | "unet" | "mlp". channels, num_res_blocks,
-    attention (one flag per level; None: lowest resolution only), heads, dropout: the UNet. hidden: the MLP widths.
+    attention (one flag per level; None: lowest resolution only), heads, dropout, norm_groups (None: at most 32
+    groups of >= 4 channels): the UNet. hidden: the MLP widths.
     num_classes > 0 makes the model class-conditional with classifier-free guidance: labels are replaced by a
     "no label" token with probability p_uncond in training; sampling uses eps_u + guidance_scale (eps_c - eps_u)
     (1: plain conditional). Images are mapped to [-1, 1] inside loss/log_prob, samples back to [0, 1];
@@ -33,6 +34,7 @@ class DiffusionNetConfig(ModelConfig):
     attention: tuple[bool, ...] | None = None
     heads: int = 1
     dropout: float = 0.0
+    norm_groups: int | None = None
     hidden: tuple[int, ...] = (128, 128, 128)
     p_uncond: float = 0.1
     guidance_scale: float = 1.0
@@ -51,6 +53,9 @@ class DiffusionNetConfig(ModelConfig):
             (self.num_res_blocks >= 1, "num_res_blocks must be >= 1"),
             (0 <= self.p_uncond < 1, "p_uncond must lie in [0, 1)"),
             (0 <= self.dropout < 1, "dropout must lie in [0, 1)"),
+            (self.norm_groups is None or (self.norm_groups >= 1 and all(c % self.norm_groups == 0 for c in
+                                                                        self.channels)),
+             "norm_groups must divide every entry of channels"),
             (self.sample_batch >= 1, "sample_batch must be >= 1"),
             (self.net != "unet" or len(self.data_shape) == 3, "net 'unet' needs image data_shape (C, H, W)"),
             (self.attention is None or len(self.attention) == len(self.channels), "attention: one flag per level"),

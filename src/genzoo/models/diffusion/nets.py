@@ -35,7 +35,8 @@ def build_net(data_shape: tuple[int, ...], out_mult: int, cfg) -> nn.Module:
     if arch == "unet":
         c = data_shape[0]
         attn = None if cfg.attention is None else tuple(cfg.attention)
-        return UNet(c, c * out_mult, cfg.channels, cfg.num_res_blocks, attn, cfg.heads, cfg.dropout, cfg.num_classes)
+        return UNet(c, c * out_mult, cfg.channels, cfg.num_res_blocks, attn, cfg.heads, cfg.dropout, cfg.num_classes,
+                    getattr(cfg, "norm_groups", None))
     d = math.prod(data_shape)
     return _Reshape(ScoreMLP(d, d * out_mult, tuple(cfg.hidden), num_classes=cfg.num_classes), data_shape, out_mult)
 
