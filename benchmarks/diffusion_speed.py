@@ -1,19 +1,18 @@
 """Speed of the diffusion family, on the CPU.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/diffusion_speed.py [--reps 15] [--threads 1] [--skip-sampling]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/diffusion_speed.py [--reps 15] [--threads 1]
 
-1. One DDPM training step (loss, backward, Adam) of the genzoo UNet against diffusers' `UNet2DModel` built as
-   the same architecture: channels (32, 64, 64), one res block per level (two on the way up), attention at the
-   7x7 level and in the middle with 8 heads of 8 channels (diffusers' default head size), group norm with 8 groups
-   everywhere, scale-shift time conditioning (diffusers `resnet_time_scale_shift="scale_shift"`), 28x28, batch 64.
-   The match is checked, not assumed: diffusers' weights are copied into the genzoo net and both must compute the
-   same function (max |difference| recorded) with the same parameter count. The two steps run interleaved
-   (A, B, A, B, ...) so both see the same machine load; medians of wall time and of process CPU time (the CPU is
-   shared with other jobs; CPU time is the less noisy of the two). genzoo's step is the library's own path
-   (`ddpm` model, DDPM.loss); diffusers' is its training-example path (DDPMScheduler.add_noise, UNet, MSE).
-   diffusers is optional (the `bench` extra).
-2. DDIM with 50 steps against DDPM ancestral with 1,000 steps on the MNIST model saved by
-   benchmarks/diffusion_mnist.py: wall time and the MNIST-classifier sample scores (genzoo.eval.classifier).
+One DDPM training step (loss, backward, Adam) of the genzoo UNet against diffusers' `UNet2DModel` built as
+the same architecture: channels (32, 64, 64), one res block per level (two on the way up), attention at the
+7x7 level and in the middle with 8 heads of 8 channels (diffusers' default head size), group norm with 8 groups
+everywhere, scale-shift time conditioning (diffusers `resnet_time_scale_shift="scale_shift"`), 28x28, batch 64.
+The match is checked, not assumed: diffusers' weights are copied into the genzoo net and both must compute the
+same function (max |difference| recorded) with the same parameter count. The two steps run interleaved
+(A, B, A, B, ...) so both see the same machine load; medians of wall time and of process CPU time (the CPU is
+shared with other jobs; CPU time is the less noisy of the two). genzoo's step is the library's own path
+(`ddpm` model, DDPM.loss); diffusers' is its training-example path (DDPMScheduler.add_noise, UNet, MSE).
+diffusers is optional (the `bench` extra).
+DDIM-50 against DDPM-1000 is measured on the trained MNIST model by benchmarks/diffusion_mnist.py (mnist.json).
 Writes docs/results/diffusion/speed.json with machine, command and date.
 """
 
@@ -152,8 +151,6 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--samples", type=int, default=32)
-    ap.add_argument("--skip-sampling", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -201,28 +198,6 @@ def main():
         res["speedup_wall_time"] = round(res["train_step_wall_s_diffusers"] / res["train_step_wall_s_genzoo"], 3)
         res["speedup_cpu_time_pairwise_quartiles"] = [round(ratios[len(ratios) // 4], 3),
                                                       round(ratios[(3 * len(ratios)) // 4], 3)]
-    print(json.dumps(res, indent=2), flush=True)
-
-    model_dir = ROOT / "runs" / "diffusion_mnist" / "model"
-    if not args.skip_sampling and model_dir.exists():
-        from genzoo.eval.classifier import load_mnist_classifier
-        from genzoo.models import load
-
-        model = load(model_dir).eval()
-        clf = load_mnist_classifier()
-        for sampler, steps in (("ddim", 50), ("ddpm", 1000)):
-            model.config.sampler, model.config.sample_steps = sampler, steps
-            torch.manual_seed(3)
-            t = time.perf_counter()
-            s = model.sample(args.samples)
-            res[f"{sampler}{steps}_seconds"] = round(time.perf_counter() - t, 1)
-            with torch.no_grad():
-                res[f"{sampler}{steps}_classifier_confidence"] = round(
-                    torch.softmax(clf(s), -1).max(-1).values.mean().item(), 3)
-        res["sampling_n"] = args.samples
-        res["ddim_speedup"] = round(res["ddpm1000_seconds"] / res["ddim50_seconds"], 1)
-        a, b = res["ddim50_classifier_confidence"], res["ddpm1000_classifier_confidence"]
-        res["score_rel_diff"] = round(abs(a - b) / b, 3)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "speed.json").write_text(json.dumps(res, indent=2))
     print(json.dumps(res, indent=2))
