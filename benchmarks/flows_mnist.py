@@ -52,6 +52,16 @@ ARCH = {  # 28 x 28 allows two squeezes (14 x 14 x 4, then 7 x 7 x 8 after a spl
 }
 
 
+def git_commit() -> str | None:
+    try:
+        import subprocess
+
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or None
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def machine() -> str:
     cpu = platform.processor() or ""
     try:
@@ -101,7 +111,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=60.0, help="budget of the whole run (see --clock)")
     ap.add_argument("--clock", default="cpu", choices=["cpu", "wall"],
                     help="cpu: process CPU time (CPU-minutes, 1 thread); wall: wall-clock")
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
     ap.add_argument("--schedule", default="cosine", choices=["cosine", "constant"])
@@ -116,6 +126,7 @@ def main() -> None:
     ap.add_argument("--out", default="docs/results/flows")
     args = ap.parse_args()
     tag = args.tag or args.model
+    commit = git_commit()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train_x = get("mnist", split="train").x.float()
@@ -181,8 +192,10 @@ def main() -> None:
         if train_s >= next_eval:
             with evaluated():
                 m, _ = heldout_bpd(model, test_x[: args.eval_subset])
+            raw = heldout_bpd(model, test_x[: args.eval_subset])[0] if ema is not None else m
             curve.append({"minutes": elapsed() / 60, "train_minutes": train_s / 60, "step": step,
-                          "heldout_bpd_subset": m, "train_bpd_smoothed": ema_bpd})
+                          "heldout_bpd_subset": m, "heldout_bpd_subset_without_ema": raw,
+                          "train_bpd_smoothed": ema_bpd})
             print(curve[-1], flush=True)
             next_eval += args.eval_every * 60
     raw_bpd = heldout_bpd(model, test_x)[0] if ema is not None else None  # for the record: the un-averaged weights
@@ -216,7 +229,11 @@ def main() -> None:
 
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot([c["minutes"] for c in curve], [c["heldout_bpd_subset"] for c in curve], "o-",
-                label=f"held-out ({args.eval_subset})")
+                label=f"held-out ({args.eval_subset})" + (", EMA weights" if ema is not None else ""))
+        if ema is not None:
+            raw = [c for c in curve if c.get("heldout_bpd_subset_without_ema") is not None]
+            ax.plot([c["minutes"] for c in raw], [c["heldout_bpd_subset_without_ema"] for c in raw], "^:",
+                    label=f"held-out ({args.eval_subset}), raw weights")
         tr = [c for c in curve if c.get("train_bpd_smoothed") is not None]
         ax.plot([c["minutes"] for c in tr], [c["train_bpd_smoothed"] for c in tr], "s--", label="train (smoothed)")
         ax.axhline(TARGET_BPD, color="k", ls="--", label="target 1.3")
@@ -241,7 +258,7 @@ def main() -> None:
         "target": f"<= {TARGET_BPD} bits/dim in <= {TARGET_MINUTES} CPU minutes",
         "target_met": bool(bpd <= TARGET_BPD and total_minutes <= TARGET_MINUTES),
         "curve": curve, "date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
-        "command": "python " + " ".join(sys.argv),
+        "command": "python " + " ".join(sys.argv), "git_commit": commit,
     }
     (out_dir / f"mnist_{tag}_results.json").write_text(json.dumps(res, indent=2))
     print(json.dumps({k: v for k, v in res.items() if k != "curve"}, indent=2))

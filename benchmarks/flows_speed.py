@@ -17,14 +17,15 @@ the gradient); zuko's `-flow().log_prob(x).mean()`; normflows' `model.forward_kl
 the SAME optimizer, torch's Adam (lr 1e-3), in two settings measured in the same run: the default implementation
 (`adam`) and `fused=True` (`adam-fused`, the fastest on CPU, which shrinks the optimizer's share that every
 library pays alike); a third setting, `none`, times loss + backward alone (the libraries' own code: no optimizer
-step, so the parameters stay at their initial values). The step functions alternate in rounds of `--steps` steps
-each on the same batches (the order rotates every round), so machine load hits all alike; a ratio is the median
-over rounds of (genzoo steps/s) / (reference steps/s), from wall-clock time and from thread CPU time.
+step, so the parameters stay at their initial values). In every round each (genzoo, reference) pair runs `--steps` steps
+each, back to back on the same batches (which goes first alternates between rounds), so machine load hits both
+alike; a ratio is the median over rounds of (genzoo steps/s) / (reference steps/s) of the pair's two runs, from
+wall-clock time and from thread CPU time (the interquartile range is reported with it).
 Goal: >= 1.3x zuko.
 
 zuko and normflows are not genzoo dependencies: `pip install zuko normflows` (or the `bench` extra).
 
-    python benchmarks/flows_speed.py --rounds 12 --steps 40 --out docs/results/flows
+    python benchmarks/flows_speed.py --rounds 24 --steps 25 --out docs/results/flows
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def build(lib: str, scale: str = "tanh"):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=12)
-    ap.add_argument("--steps", type=int, default=40, help="steps per round per step function")
+    ap.add_argument("--rounds", type=int, default=24)
+    ap.add_argument("--steps", type=int, default=25, help="steps per round per step function")
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="docs/results/flows")
@@ -138,12 +139,16 @@ def main() -> None:
             fn(b)
     keys = list(fns)
     rates = {k: {"wall": [], "cpu": []} for k in keys}
-    for r in range(args.rounds):
-        order = keys[r % len(keys):] + keys[: r % len(keys)]
-        for k in order:
-            w, c = timed(fns[k])
-            rates[k]["wall"].append(w)
-            rates[k]["cpu"].append(c)
+    ratios = {(o, pair): {"wall": [], "cpu": []} for o in OPTIMS for pair in pairs.values()}
+    for r in range(args.rounds):  # each (genzoo, reference) pair back to back, the order alternating
+        for optim in OPTIMS:
+            for ours, theirs in pairs.values():
+                order = (ours, theirs) if r % 2 == 0 else (theirs, ours)
+                got = {name: timed(fns[(optim, name)]) for name in order}
+                for i, c in enumerate(("wall", "cpu")):
+                    rates[(optim, ours)][c].append(got[ours][i])
+                    rates[(optim, theirs)][c].append(got[theirs][i])
+                    ratios[(optim, (ours, theirs))][c].append(got[ours][i] / got[theirs][i])
         line = ", ".join(f"{o}/{n} {rates[(o, n)]['wall'][-1]:.0f}" for o, n in keys)
         print(f"round {r}: steps/s (wall) {line}", flush=True)
 
@@ -155,8 +160,10 @@ def main() -> None:
         for ref, (ours, theirs) in pairs.items():
             entry = {}
             for c in ("wall", "cpu"):
-                rr = [a / b for a, b in zip(rates[(optim, ours)][c], rates[(optim, theirs)][c])]
-                entry[c] = {"median": statistics.median(rr), "min": min(rr), "max": max(rr)}
+                rr = ratios[(optim, (ours, theirs))][c]
+                q = statistics.quantiles(rr, n=4)
+                entry[c] = {"median": statistics.median(rr), "q25": q[0], "q75": q[2], "min": min(rr),
+                            "max": max(rr)}
             res["ratios"][f"{ours} / {theirs}"] = entry
         results[optim] = res
 
@@ -192,14 +199,14 @@ def main() -> None:
     (out / "speed_results.json").write_text(json.dumps(res, indent=2))
     lines = ["# Flow training speed: genzoo vs zuko vs normflows (benchmarks/flows_speed.py)", "",
              res["architecture"] + ".", "",
-             "| optimizer | pair | ratio (wall, median over rounds) | min-max | ratio (CPU time) | "
+             "| optimizer | pair | ratio (wall, median over rounds) | interquartile | ratio (CPU time) | "
              "genzoo steps/s | reference steps/s |", "|---|---|---|---|---|---|---|"]
     for optim, r in results.items():
         for ref, (ours, theirs) in pairs.items():
             e = r["ratios"][f"{ours} / {theirs}"]
             s = r["steps_per_s_median"]
             lines.append(f"| {optim} | {ours} / {theirs} | **{e['wall']['median']:.2f}x** | "
-                         f"{e['wall']['min']:.2f}-{e['wall']['max']:.2f} | {e['cpu']['median']:.2f}x | "
+                         f"{e['wall']['q25']:.2f}-{e['wall']['q75']:.2f} | {e['cpu']['median']:.2f}x | "
                          f"{s[ours]['wall']:.0f} | {s[theirs]['wall']:.0f} |")
     lines += ["", "Held-out NLL after the run (adam-fused models, nats): "
               + ", ".join(f"{k} {v:.3f}" for k, v in nll.items()), "",

@@ -188,3 +188,19 @@ def test_iaf_samples_in_one_pass_and_agrees_with_maf_direction():
     for m in (iaf, maf):
         x, lp = m.flow.rsample_and_log_prob(32)
         torch.testing.assert_close(lp, m.log_prob(x.detach()), atol=1e-4, rtol=1e-4)
+
+
+def test_maf_density_and_iaf_sampling_are_one_pass():
+    """MAF evaluates log_prob with one MADE pass per block and samples with D; IAF the other way round."""
+    d = 5
+    for iaf, density_passes, sample_passes in [(False, 1, d), (True, d, 1)]:
+        m = create("maf", data_shape=(d,), n_blocks=2, iaf=iaf)
+        made = [mod for mod in m.modules() if isinstance(mod, MADE)]
+        calls = [0]
+        for mod in made:
+            mod.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+        m.log_prob(torch.randn(3, d))
+        assert calls[0] == density_passes * len(made)
+        calls[0] = 0
+        m.sample(3)
+        assert calls[0] == sample_passes * len(made)

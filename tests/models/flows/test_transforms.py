@@ -126,6 +126,7 @@ CASES = [
     ("additive-cond", lambda: VectorCoupling(alternating_mask(3, 1), (8,), K, scale="none"), _vec, True),
     ("maf", lambda: MaskedAutoregressive(3, (8, 8)), _vec, False),
     ("maf-cond", lambda: MaskedAutoregressive(3, (8,), context=K), _vec, True),
+    ("maf-order", lambda: MaskedAutoregressive(4, (8,), order=[3, 1, 4, 2]), lambda: _vec(4), False),
     ("iaf-cond", lambda: Inverse(MaskedAutoregressive(3, (8,), context=K)), _vec, True),
     ("compose-vec", lambda: Compose(ActNorm(3), InvConv1x1(3, lu=True), VectorCoupling(alternating_mask(3, 0), (8,), K),
                                     Reverse(3), MaskedAutoregressive(3, (8,), context=K)), _vec, True),

@@ -5,7 +5,8 @@ Every model is a `Flow(transform, StandardNormal)` wrapped in the GenerativeMode
 
     uniform dequantization  x -> (255 x + u) / 256, u ~ U[0, 1)   (training: fresh noise; eval: `eval_noise`
                             "seeded" = noise from a generator seeded by `eval_seed`, "mid" = u = 1/2)
-    logit                   s = alpha + (1 - 2 alpha) x, y = logit(s), with its log-det (alpha = 0.05 as RealNVP)
+    logit                   s = alpha + (1 - 2 alpha) x, y = logit(s), with its log-det (default alpha = 1e-5;
+                            RealNVP used 0.05 on natural images, see `FlowConfig`)
 
 and `log_prob` is the density of the dequantized image on [0, 1)^D (the logit log-det included), so
 `bits_per_dim` = (NLL / D + ln 256) / ln 2 with `bpd_bins = 256`. `sample` inverts the logit and returns
@@ -56,11 +57,16 @@ class FlowConfig(ModelConfig):
     hidden: MLP widths of vector conditioners (couplings, MADE). hidden_channels: width of image conditioners.
     act: activation. scale: how a coupling bounds its log-scale ("tanh": 2 tanh(raw / 2); "sigmoid": Glow's
     log sigmoid(raw + 2); "exp": unbounded). cond_dim: size of the label embedding (conditional models).
-    logit_alpha: alpha of the logit pre-processing of images. dequantize: uniform dequantization of images
-    (None: on for image shapes). eval_noise: dequantization noise in eval mode, "seeded" (u from a generator
-    seeded with eval_seed, so evaluation is deterministic) or "mid" (u = 1/2, the bin centre).
-    conv_layers, conv_kernel, conv_residual: the hidden layers of image conditioners (`ConvNet`; default one
-    1x1 layer, conv3x3 -> conv1x1 -> conv3x3 as RealNVP / Glow).
+    logit_alpha: alpha of the logit pre-processing of images. Default 1e-5: on MNIST-like images (81% of the
+    pixels are 0) RealNVP's 0.05 squeezes every background pixel's dequantization interval into a box of width
+    0.07 in logit space that the flow must first blow up, and trains several times slower (docs/models/flows.md,
+    "logit alpha"); a small alpha spreads that interval over several units instead.
+    dequantize: uniform dequantization of images (None: on for image shapes). eval_noise: dequantization noise
+    in eval mode, "seeded" (u from a generator seeded with eval_seed, so evaluation is deterministic) or "mid"
+    (u = 1/2, the bin centre).
+    conv_layers, conv_kernel, conv_residual, conv_norm: the hidden layers of image conditioners (`ConvNet`;
+    default one 1x1 layer, conv3x3 -> conv1x1 -> conv3x3 as RealNVP / Glow; conv_norm="actnorm" adds
+    data-initialised ActNorm layers as Glow's NN).
     """
 
     data_shape: tuple[int, ...] = (2,)
@@ -69,13 +75,14 @@ class FlowConfig(ModelConfig):
     act: str = "relu"
     scale: Literal["tanh", "sigmoid", "exp"] = "tanh"
     cond_dim: int = 16
-    logit_alpha: float = 0.05
+    logit_alpha: float = 1e-5
     dequantize: bool | None = None
     eval_noise: Literal["seeded", "mid"] = "seeded"
     eval_seed: int = 0
     conv_layers: int = 1
     conv_kernel: int = 1
     conv_residual: bool = False
+    conv_norm: Literal["none", "actnorm"] = "none"
 
     def __post_init__(self):
         self.data_shape = tuple(self.data_shape)
@@ -103,7 +110,8 @@ class FlowConfig(ModelConfig):
     @property
     def conv_kw(self) -> dict:
         """Keyword arguments of image couplings' conditioners."""
-        return dict(layers=self.conv_layers, kernel=self.conv_kernel, residual=self.conv_residual)
+        return dict(layers=self.conv_layers, kernel=self.conv_kernel, residual=self.conv_residual,
+                    norm=self.conv_norm)
 
 
 class FlowModel(GenerativeModel):

@@ -439,21 +439,58 @@ def channel_mask(channels: int, parity: int) -> Tensor:
     return (m if parity == 0 else 1.0 - m).view(1, channels, 1, 1)
 
 
+class _NetActNorm(nn.Module):
+    """ActNorm as a plain layer inside a conditioner (Glow's NN): y = (x - loc) e^{log_scale}, data-initialised."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm = ActNorm(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(x)[0]
+
+
+NORMS = ("none", "actnorm")
+
+
 class ConvNet(nn.Module):
-    """Conditioner for image couplings: conv3x3 -> act -> `layers` x (conv k x k -> act) -> conv3x3, the hidden
-    convolutions `hidden` channels wide with kernel `kernel` (default: one 1x1, the RealNVP / Glow conditioner;
-    with `residual` each hidden layer adds its input). The output conv is zero-initialised (Glow's Conv2dZeros)
-    when `zero_last`. A condition vector (N, K) enters as K constant extra channels."""
+    """Conditioner for image couplings, `hidden` channels wide, with `layers` hidden convolutions of kernel
+    `kernel` (a condition vector (N, K) enters as K constant extra channels; the output conv is zero-initialised,
+    Glow's Conv2dZeros, when `zero_last`):
+
+        plain      conv3x3 -> [norm] -> act -> layers x (conv k x k -> [norm] -> act) -> conv3x3
+                   (default: one 1x1 layer, the RealNVP / Glow conditioner; norm="actnorm" is Glow's NN)
+        residual   conv3x3 -> layers x (h <- h + conv k x k(act([norm](h)))) -> act([norm](h)) -> conv3x3
+                   (pre-activation residual blocks, as the ResNet conditioners of RealNVP)
+
+    norm: "none" or "actnorm" (per-channel affine with data-dependent initialisation, saved with the weights).
+    """
 
     def __init__(self, in_ch: int, hidden: int, out_ch: int, context: int = 0, act: str = "relu",
-                 zero_last: bool = True, layers: int = 1, kernel: int = 1, residual: bool = False):
+                 zero_last: bool = True, layers: int = 1, kernel: int = 1, residual: bool = False,
+                 norm: str = "none"):
         super().__init__()
         if layers < 0 or kernel % 2 == 0:
             raise ValueError(f"ConvNet: layers must be >= 0 and kernel odd, got layers={layers}, kernel={kernel}")
+        if norm not in NORMS:
+            raise ValueError(f"ConvNet: unknown norm {norm!r}; valid: {', '.join(NORMS)}")
         self.residual = residual
-        self.inp = nn.Sequential(nn.Conv2d(in_ch + context, hidden, 3, padding=1), activation(act))
-        self.hidden = nn.ModuleList(nn.Sequential(nn.Conv2d(hidden, hidden, kernel, padding=kernel // 2),
-                                                  activation(act)) for _ in range(layers))
+
+        def norm_act() -> list[nn.Module]:
+            return ([_NetActNorm(hidden)] if norm == "actnorm" else []) + [activation(act)]
+
+        conv_in = nn.Conv2d(in_ch + context, hidden, 3, padding=1)
+        if residual:
+            self.inp = conv_in
+            self.hidden = nn.ModuleList(nn.Sequential(*norm_act(), nn.Conv2d(hidden, hidden, kernel,
+                                                                               padding=kernel // 2))
+                                        for _ in range(layers))
+            self.head = nn.Sequential(*norm_act())
+        else:
+            self.inp = nn.Sequential(conv_in, *norm_act())
+            self.hidden = nn.ModuleList(nn.Sequential(nn.Conv2d(hidden, hidden, kernel, padding=kernel // 2),
+                                                      *norm_act()) for _ in range(layers))
+            self.head = nn.Identity()
         self.out = nn.Conv2d(hidden, out_ch, 3, padding=1)
         if zero_last:
             nn.init.zeros_(self.out.weight)
@@ -465,7 +502,7 @@ class ConvNet(nn.Module):
         h = self.inp(x)
         for layer in self.hidden:
             h = h + layer(h) if self.residual else layer(h)
-        return self.out(h)
+        return self.out(self.head(h))
 
 
 class ImageCoupling(Transform):
@@ -473,7 +510,7 @@ class ImageCoupling(Transform):
 
         y = m * x + (1 - m) * (x * exp(s(m * x, c)) + t(m * x, c)),   ladj = sum (1 - m) * s
 
-    s and t come from one `ConvNet` (`hidden`, `layers`, `kernel`, `residual` as there); the scale is bounded as
+    s and t come from one `ConvNet` (`hidden`, `layers`, `kernel`, `residual`, `norm` as there); the scale is bounded as
     in `bounded_log_scale` ("none": additive). A channel mask (shape (1, C, 1, 1), one contiguous block of kept
     channels, as `channel_mask`) is applied by splitting: the conditioner sees only the C_a kept channels and
     outputs 2 C_b channels for the C_b transformed ones (the same map as the masked form, without computing
@@ -483,7 +520,7 @@ class ImageCoupling(Transform):
 
     def __init__(self, mask: Tensor, channels: int, hidden: int = 64, context: int = 0, scale: str = "tanh",
                  act: str = "relu", zero_last: bool = True, bound: float = 2.0, net: Callable | None = None,
-                 layers: int = 1, kernel: int = 1, residual: bool = False):
+                 layers: int = 1, kernel: int = 1, residual: bool = False, norm: str = "none"):
         super().__init__()
         bounded_log_scale(torch.zeros(1), scale)
         self.scale, self.bound = scale, bound
@@ -504,7 +541,7 @@ class ImageCoupling(Transform):
         n_in, n_out = (len(a), len(b)) if self.split else (channels, channels)
         per = 1 if scale == "none" else 2
         self.net = net if net is not None else ConvNet(n_in, hidden, n_out * per, context, act, zero_last,
-                                                       layers, kernel, residual)
+                                                       layers, kernel, residual, norm)
 
     def _raw(self, h: Tensor) -> tuple[Tensor, Tensor]:
         if self.scale == "none":
