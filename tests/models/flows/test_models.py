@@ -139,6 +139,7 @@ def test_input_checks():
 
 
 @pytest.mark.parametrize("name,kw", [("realnvp", SMALL_IMG["realnvp"]), ("glow", SMALL_IMG["glow"]),
+                                     ("glow", {**SMALL_IMG["glow"], "conv_norm": "actnorm", "conv_residual": True}),
                                      ("glow", {}), ("maf", {"actnorm": True})])
 def test_save_load_keeps_actnorm_initialised(tmp_path, name, kw):
     """Regression: ActNorm's "initialised" state is a buffer in the safetensors file, so a loaded model does
