@@ -145,3 +145,21 @@ def test_vae_end_to_end(tmp_path, capsys):
     assert main(["evaluate", str(run), "--k", "4", "--max-examples", "8"]) == 0
     assert "bits/dim" in capsys.readouterr().out
     assert main(["sample", str(run), "-n", "4", "--out", str(tmp_path / "v.png")]) == 0
+
+
+def test_list_summaries_are_whole_first_sentences():
+    from genzoo.cli.list_cmd import summary
+
+    assert summary("Glow (Kingma & Dhariwal 2018). Second sentence.") == "Glow (Kingma & Dhariwal 2018)."
+    assert summary("DDPM (Ho et al. 2020): a bound.\n  More.") == "DDPM (Ho et al. 2020): a bound."
+    long = summary("word " * 40, width=30)
+    assert long.endswith("...") and len(long) <= 30 and "wor..." not in long
+    assert summary(None) == ""
+
+
+def test_every_registered_model_has_a_description():
+    from genzoo.cli.list_cmd import summary
+    from genzoo.models import available, get_class
+
+    missing = [n for n in available() if len(summary(get_class(n).__doc__)) < 10]
+    assert not missing, f"models without a docstring for `genzoo list`: {missing}"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+_SENTENCE_END = re.compile(r"(?<=\.)(?<!\bal\.)(?<!e\.g\.)(?<!i\.e\.)\s+(?=[A-Z`(])")  # not after "et al."
+
 
 def register(sub) -> None:
     p = sub.add_parser("list", help="list model families, models and data sets", description=__doc__.splitlines()[0])
@@ -15,8 +19,13 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def _first_line(doc: str | None) -> str:
-    return (doc or "").strip().splitlines()[0].strip() if (doc or "").strip() else ""
+def summary(doc: str | None, width: int = 80) -> str:
+    """The first sentence of a docstring's first paragraph, cut at a word boundary (with "...") past `width`."""
+    para = " ".join((doc or "").strip().split("\n\n")[0].split())
+    para = _SENTENCE_END.split(para, maxsplit=1)[0]
+    if len(para) <= width:
+        return para
+    return para[: width - 3].rsplit(" ", 1)[0].rstrip(" ,;:(") + "..."
 
 
 def run(args) -> int:
@@ -28,7 +37,7 @@ def run(args) -> int:
         for fam, names in sorted(families().items()):
             for n in names:
                 cls = get_class(n)
-                rows.append([fam, n, cls.likelihood, _first_line(cls.__doc__)[:70]])
+                rows.append([fam, n, cls.likelihood, summary(cls.__doc__)])
         print(f"Models ({len(rows)}):")
         print(table(rows, ["family", "model", "likelihood", "description"]) if rows else "  (none registered)")
     if args.what in ("all", "data"):

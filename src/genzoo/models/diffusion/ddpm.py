@@ -79,6 +79,10 @@ class DDIMConfig(DDPMConfig):
 
 @register("ddpm", family="diffusion")
 class DDPM(DiffusionBase):
+    """Denoising diffusion probabilistic model (Ho et al. 2020): L_simple / L_vlb / hybrid on a discrete schedule,
+    ancestral, DDIM, PF-ODE, SDE and predictor-corrector samplers; `log_prob` is minus the VLB (or the exact
+    PF-ODE log-likelihood with likelihood_method="exact")."""
+
     likelihood = "bound"
     Config = DDPMConfig
 

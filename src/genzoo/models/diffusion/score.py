@@ -51,6 +51,9 @@ class NCSNConfig(DiffusionNetConfig):
 
 @register("ncsn", family="diffusion")
 class NCSN(DiffusionBase):
+    """Noise-conditional score network (Song & Ermon 2019): denoising score matching over geometric noise levels
+    weighted by sigma^2, sampled by annealed Langevin dynamics."""
+
     likelihood = "none"
     Config = NCSNConfig
 
@@ -121,6 +124,9 @@ class ScoreSDEConfig(DiffusionNetConfig):
 
 @register("score-sde", family="diffusion")
 class ScoreSDE(DiffusionBase):
+    """Score-based SDE model (Song et al. 2021): VP, sub-VP or VE SDE, reverse-SDE / predictor-corrector /
+    probability-flow ODE samplers, and the exact PF-ODE log-likelihood (instantaneous change of variables)."""
+
     likelihood = "exact"
     Config = ScoreSDEConfig
 
