@@ -360,6 +360,11 @@ def test_eval_metrics_bf16_and_deterministic(tmp_path):
     assert "eval/model/nll" in ev[-1]
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == len(hist) and all("step" in json.loads(x) for x in lines)
+    # the NLL part of an evaluation uses the first eval_nll_examples held-out examples (the loss parts all batches)
+    t.config.eval_nll_examples = 5
+    assert t.evaluate()["eval/nll"] == pytest.approx(evaluate_likelihood(t.model, test[:5], batch_size=8)["nll"],
+                                                     rel=1e-5)
+    assert t.evaluate()["eval/nll"] != pytest.approx(r["nll"], rel=1e-5)
 
 
 def test_sample_grid_for_images(tmp_path):

@@ -77,6 +77,7 @@ class TrainConfig:
     n_samples: int = 64
     eval_every: int = 0  # 0: only at the end (when eval data is given)
     eval_batches: int = 20
+    eval_nll_examples: int = 1024  # held-out examples of the NLL / bits-per-dim part of an evaluation; 0: all
     eval_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to log_prob (e.g. {"k": 500})
     # checkpoints
     ckpt_every: int = 0  # 0: only at the end
@@ -90,7 +91,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "grad_accum", "log_every", "n_samples", "eval_batches", "keep_last"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("sample_every", "eval_every", "ckpt_every", "warmup_steps", "max_rollbacks"):
+        for name in ("sample_every", "eval_every", "ckpt_every", "warmup_steps", "max_rollbacks",
+                     "eval_nll_examples"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.batch_size % self.grad_accum:

@@ -370,7 +370,7 @@ class Trainer:
 
     def evaluate(self, data: Any = None) -> dict[str, Any]:
         """Mean loss parts per player on up to `eval_batches` batches of held-out data, plus NLL and bits/dim
-        (through genzoo.eval.likelihood) for likelihood models. Keys are "eval/<player>/<part>", "eval/nll"..."""
+        (through genzoo.eval.likelihood) on the first `eval_nll_examples` of them for likelihood models. Keys are "eval/<player>/<part>", "eval/nll"..."""
         cfg = self.config
         d = self.eval_data if data is None else as_data(data, "evaluation data")
         if d is None:
@@ -395,7 +395,8 @@ class Trainer:
             if getattr(model, "likelihood", "none") != "none":
                 from genzoo.eval.likelihood import evaluate_likelihood
 
-                r = evaluate_likelihood(model, (d.x, d.y), batch_size=bs, max_examples=nb * bs, device=self.device,
+                n_nll = nb * bs if cfg.eval_nll_examples == 0 else min(nb * bs, cfg.eval_nll_examples)
+                r = evaluate_likelihood(model, (d.x, d.y), batch_size=bs, max_examples=n_nll, device=self.device,
                                         **cfg.eval_kwargs)
                 rec["eval/nll"] = r["nll"]
                 rec["eval/bpd"] = r["bpd"]
