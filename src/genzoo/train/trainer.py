@@ -370,7 +370,8 @@ class Trainer:
 
     def evaluate(self, data: Any = None) -> dict[str, Any]:
         """Mean loss parts per player on up to `eval_batches` batches of held-out data, plus NLL and bits/dim
-        (through genzoo.eval.likelihood) on the first `eval_nll_examples` of them for likelihood models. Keys are "eval/<player>/<part>", "eval/nll"..."""
+        (through genzoo.eval.likelihood) on the first `eval_nll_examples` of them for likelihood models.
+        Keys are "eval/<player>/<part>", "eval/nll"..."""
         cfg = self.config
         d = self.eval_data if data is None else as_data(data, "evaluation data")
         if d is None:
