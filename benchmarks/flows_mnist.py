@@ -29,8 +29,6 @@ import contextlib
 import datetime
 import json
 import math
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -40,6 +38,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import git_commit, machine  # noqa: E402
 
 from genzoo.data import get  # noqa: E402
 from genzoo.models import Batch, create  # noqa: E402
@@ -50,30 +51,6 @@ ARCH = {  # 28 x 28 allows two squeezes (14 x 14 x 4, then 7 x 7 x 8 after a spl
     "realnvp": dict(levels=2, steps=3, final_steps=4, hidden_channels=64),
     "glow": dict(levels=2, steps=8, hidden_channels=64, conv_kernel=3),
 }
-
-
-def git_commit() -> str | None:
-    try:
-        import subprocess
-
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or None
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return (f"{platform.node()} | {cpu} | {os.cpu_count()} logical CPUs | torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads | load average at start {load}")
 
 
 @torch.no_grad()

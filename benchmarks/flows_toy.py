@@ -16,8 +16,6 @@ import argparse
 import datetime
 import json
 import math
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,6 +24,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import machine  # noqa: E402
 
 from genzoo.data import toy2d, toy2d_entropy  # noqa: E402
 from genzoo.models import Batch, create  # noqa: E402
@@ -37,20 +38,6 @@ ARCH = {
     "nice": dict(n_blocks=8, hidden=(128, 128)),
     "glow": dict(steps=12, hidden=(128, 128)),
 }
-
-
-def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return (f"{platform.node()} | {cpu} | {os.cpu_count()} logical CPUs | torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads | load average at start {load}")
 
 
 def train(model, name, minutes, batch, lr, seed):
