@@ -143,20 +143,9 @@ def reverse_sde_sample(
     generator: torch.Generator | None = None,
     t_min: float | None = None,
 ) -> Tensor:
-    """Euler-Maruyama on the reverse SDE over `steps` uniform steps from 1 to t_min; the last step adds no noise."""
-    t_min = sde.t_min if t_min is None else t_min
-    ts = torch.linspace(sde.T, t_min, steps + 1, dtype=torch.float64)
-    x = x_T
-    for i in range(steps):
-        t, dt = ts[i], ts[i] - ts[i + 1]
-        tv = _tvec(t, x)
-        mean = x - sde.reverse_drift(x, tv, score(x, tv)) * dt.to(x.dtype)
-        if i == steps - 1:
-            x = mean
-        else:
-            g = _col(sde.diffusion(tv), x)
-            x = mean + g * dt.sqrt().to(x.dtype) * _randn(x.shape, generator, like=x)
-    return x
+    """Euler-Maruyama on the reverse SDE over `steps` uniform steps from 1 to t_min; the last step adds no noise
+    (the predictor of `predictor_corrector_sample`, without corrector steps)."""
+    return predictor_corrector_sample(sde, score, x_T, steps, corrector_steps=0, generator=generator, t_min=t_min)
 
 
 @torch.no_grad()
