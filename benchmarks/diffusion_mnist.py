@@ -37,36 +37,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results" / "diffusion"
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between Gaussians fitted to two feature sets."""
-    from scipy import linalg
-
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(sa @ sb)
-    covmean = covmean.real if np.iscomplexobj(covmean) else covmean
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(sa + sb - 2 * covmean))
-
-
-@torch.no_grad()
-def classifier_scores(x: torch.Tensor, ref_feats: np.ndarray) -> dict:
-    from genzoo.eval.classifier import load_mnist_classifier, mnist_features
-
-    clf = load_mnist_classifier()
-    p = torch.softmax(clf(x), 1)
-    conf = p.max(1).values
-    counts = torch.bincount(p.argmax(1), minlength=10)
-    return {"n": len(x), "mean_confidence": round(float(conf.mean()), 4),
-            "confident_fraction_0.9": round(float((conf >= 0.9).double().mean()), 4),
-            "class_counts": counts.tolist(),
-            "fid_mnist": round(frechet(mnist_features(x).double().numpy(), ref_feats), 3)}
 
 
 def mean_se(v: torch.Tensor) -> tuple[float, float]:
@@ -97,7 +71,7 @@ def main():
     from diffusion_grid import save_grid
 
     from genzoo.data import get
-    from genzoo.eval.classifier import mnist_features
+    from genzoo.eval import mnist_scores
     from genzoo.math import bits_per_dim
     from genzoo.models import Batch, create
 
@@ -181,10 +155,9 @@ def main():
     torch.manual_seed(2)
     samples = ema.sample(args.samples)
     res["ddim50_sampling_minutes"] = round((time.time() - t3) / 60, 2)
-    real_feats = mnist_features(test.x).double().numpy()
-    res["samples_ddim50"] = classifier_scores(samples, real_feats)
+    res["samples_ddim50"] = mnist_scores(samples, reference=test.x)
     ref = train.x[torch.randperm(n, generator=torch.Generator().manual_seed(5))[: args.samples]]
-    res["real_train_digits_reference"] = classifier_scores(ref, real_feats)
+    res["real_train_digits_reference"] = mnist_scores(ref, reference=test.x)
     out.mkdir(parents=True, exist_ok=True)
     save_grid(samples[:64], out / "mnist_samples.png")
     (out / "mnist.json").write_text(json.dumps(res, indent=2))
@@ -198,7 +171,7 @@ def main():
             t4 = time.time()
             s = ema.sample(args.sampler_n)
             cmp[f"{sampler}{steps}_seconds"] = round(time.time() - t4, 1)
-            cmp[f"{sampler}{steps}_scores"] = classifier_scores(s, real_feats)
+            cmp[f"{sampler}{steps}_scores"] = mnist_scores(s, reference=test.x)
             if sampler == "ddpm":
                 save_grid(s[:64], out / "mnist_samples_ddpm1000.png")
         cmp["speedup"] = round(cmp["ddpm1000_seconds"] / cmp["ddim50_seconds"], 1)

@@ -1,4 +1,4 @@
-"""DCGAN and PGGAN on MNIST-10k: a sample grid and classifier-based scores (until an FID-MNIST suite exists).
+"""DCGAN and PGGAN on MNIST-10k: a sample grid, classifier-based scores and FID-MNIST (genzoo.eval.mnist_scores).
 
     python benchmarks/gan_mnist.py --model dcgan --steps 3000 --minutes 12 --out docs/results/gans
     python benchmarks/gan_mnist.py --model pggan --steps 3000 --minutes 15 --out docs/results/gans
@@ -6,8 +6,10 @@
 Trains on the 8,000 training images through genzoo.train.Trainer (stopping early at --minutes of training), then
 writes {model}_mnist_samples.png (64 samples) and {model}_mnist.json with scores of 2,000 samples under the
 project's MNIST classifier (genzoo.eval.classifier, 98.35% held-out accuracy): the mean max-softmax probability,
-the fraction classified with probability >= 0.9 ("confident"), the class histogram and its KL to uniform. The same
-scores of 2,000 real held-out digits are stored as the reference ("real_test").
+the fraction classified with probability >= 0.9 ("confident"), the class histogram and its KL to uniform, and
+FID-MNIST against the 2,000 held-out digits. The same scores of the real held-out digits ("real_test") and the
+FID-MNIST of 2,000 real training digits ("real_train_2000", the floor a perfect generator would reach with this
+sample size) are stored as references.
 
 PGGAN: 64 feature maps at 7x7, 32 at 14x14, 16 at 28x28 (min_channels 16); the schedule splits --steps into
 stable 7x7, fade + stable 14x14, fade + stable 28x28 in the proportions 2 : 1+2 : 1+rest.
@@ -28,25 +30,11 @@ import torch
 from gan_common import load_mnist
 
 from genzoo.analysis import save_image_grid
-from genzoo.eval.modes import kl_to_uniform
+from genzoo.eval import mnist_scores
 from genzoo.models import create
 from genzoo.train import TrainConfig, Trainer
 
 CONFIDENT = 0.9
-
-
-@torch.no_grad()
-def classifier_scores(x: torch.Tensor) -> dict:
-    from genzoo.eval.classifier import load_mnist_classifier
-
-    clf = load_mnist_classifier()
-    p = torch.cat([torch.softmax(clf(x[i:i + 500]), 1) for i in range(0, len(x), 500)])
-    conf = p.max(1).values
-    counts = torch.bincount(p.argmax(1), minlength=10)
-    return {"n": len(x), "mean_confidence": round(float(conf.mean()), 4),
-            "confident_fraction": round(float((conf >= CONFIDENT).double().mean()), 4),
-            "classes_covered": int((counts > 0).sum()), "class_kl_to_uniform": round(kl_to_uniform(counts), 4),
-            "class_counts": counts.tolist()}
 
 
 def build(name: str, steps: int):
@@ -90,7 +78,9 @@ def main():
     res = {"model": args.model, "steps_planned": args.steps, "steps_done": tr.step, "batch_size": args.batch_size,
            "seed": args.seed, "train_seconds": round(secs, 1), "minutes_limit": args.minutes, "data": src,
            "config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(model.config).items()},
-           "samples": classifier_scores(s), "real_test": classifier_scores(xt),
+           "samples": mnist_scores(s, reference=xt, confident=CONFIDENT),
+           "real_test": mnist_scores(xt, confident=CONFIDENT),
+           "real_train_2000": mnist_scores(x[:2000], reference=xt, confident=CONFIDENT),  # FID-MNIST yardstick
            "confident_threshold": CONFIDENT, "extra_state": model.extra_state(),
            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} thread(s), "
                       f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')}",
