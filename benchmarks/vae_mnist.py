@@ -88,6 +88,7 @@ def plot_curve(curve, path, title):
 
 def write_markdown(out: Path) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*_results.json"))]
+    rows = [r for r in rows if "train_cpu_minutes" in r]  # records of this protocol (older files are skipped)
     lines = [
         "# VAE / IWAE on MNIST-10k (dynamic binarization)",
         "",
