@@ -53,16 +53,13 @@ def frechet_distance(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> float:
 @torch.no_grad()
 def mnist_scores(samples: Tensor, reference: Tensor | None = None, confident: float = 0.9) -> dict[str, Any]:
     """Classifier scores of `samples` (module docstring); "fid_mnist" against `reference` images when given."""
-    from genzoo.eval.classifier import load_mnist_classifier, mnist_features
+    from genzoo.eval.classifier import _check, load_mnist_classifier, mnist_features
     from genzoo.eval.modes import kl_to_uniform
 
-    samples = torch.as_tensor(samples)
-    if not torch.isfinite(samples).all():
+    x = _check(torch.as_tensor(samples))  # (N, 1, 28, 28) float, or a DataError naming the shape
+    if not torch.isfinite(x).all():
         raise DataError("mnist_scores: samples contain NaN or inf")
     clf = load_mnist_classifier()
-    x = samples.float().reshape(-1, 1, 28, 28) if samples.dim() == 3 else samples.float()
-    if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-        raise DataError(f"mnist_scores: expected images of shape (N, 1, 28, 28), got {tuple(samples.shape)}")
     p = torch.cat([torch.softmax(clf(x[i:i + 500]), 1) for i in range(0, len(x), 500)])
     conf = p.max(1).values
     counts = torch.bincount(p.argmax(1), minlength=10)
