@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/diffusion_mnist.py --minutes 60       # the documented run
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/diffusion_mnist.py --minutes 1 --eval-n 20 --vlb-strata 5 \
-        --full-check 2 --samples 16 --sampler-n 2 --out /tmp/probe                      # a quick probe
+        --full-check 2 --samples 16 --sampler-n 2 --out runs/probe                      # a quick probe
 
 Model: `ddpm`, UNet channels (32, 64, 64), one res block per level, attention at 7x7, linear schedule T = 1000,
 eps-prediction, L_simple. Adam (lr with a linear warm-up), gradient clipping at 1, an EMA of the weights (decay
