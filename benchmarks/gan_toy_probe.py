@@ -80,7 +80,7 @@ def main() -> None:
     store = out / "toy_probes.json"
     runs = json.loads(store.read_text())["runs"] if store.is_file() else []
     runs.append(rec)
-    from genzoo.models.base import atomic_write_bytes
+    from genzoo.io import atomic_write_bytes
 
     atomic_write_bytes(store, json.dumps({"runs": runs}, indent=1).encode())
     print(f"{args.model} {args.dataset} {args.tag}: {rec['steps_per_second']} steps/s")

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from gan_common import ROOT, load_mnist
 
 from genzoo.eval.classifier import ASSET, MNISTClassifier
-from genzoo.models.base import atomic_save_tensors
+from genzoo.io import atomic_save_tensors
 
 
 def shift(x: torch.Tensor, g: torch.Generator, max_shift: int = 2) -> torch.Tensor:

@@ -83,7 +83,7 @@ def run(args) -> int:
         raise ConfigError(f"--k must be >= 1, got {args.k}")
     res = evaluate_run(args.run, args.split, args.k, args.batch_size, args.max_examples, args.seed,
                        "checkpoint" if args.checkpoint else "auto")
-    from genzoo.models.base import atomic_write_bytes
+    from genzoo.io import atomic_write_bytes
 
     atomic_write_bytes(Path(args.run) / f"eval_{args.split}.json", json.dumps(res, indent=2).encode())
     if args.json:

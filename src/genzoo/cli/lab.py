@@ -308,7 +308,7 @@ def _merge_store(store: Path, rec: dict[str, Any] | None = None) -> dict[str, di
             records[f"{r['model']}|{r['dataset']}|{r['seed']}"] = r
     if rec is not None:
         records[f"{rec['model']}|{rec['dataset']}|{rec['seed']}"] = rec
-        from genzoo.models.base import atomic_write_bytes
+        from genzoo.io import atomic_write_bytes
 
         atomic_write_bytes(store, json.dumps({"runs": list(records.values())}, indent=1).encode())
     return records

@@ -60,7 +60,7 @@ def classifier_metadata(path: str | Path = ASSET) -> dict:
 
 @lru_cache(maxsize=4)
 def _load(path: str) -> MNISTClassifier:
-    from genzoo.models.base import load_tensors
+    from genzoo.io import load_tensors
 
     p = Path(path)
     if not p.is_file():

@@ -21,7 +21,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from genzoo.errors import CheckpointError, DataError, LikelihoodError
+from genzoo.io import atomic_save_tensors, atomic_write_bytes, load_tensors  # noqa: F401  (re-exported)
 
 LIKELIHOODS = ("exact", "bound", "none")
 
@@ -59,45 +59,6 @@ class ModelConfig:
 
     data_shape: tuple[int, ...] = (2,)
     num_classes: int = 0
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` atomically: a temp file in the same folder, fsync, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_save_tensors(tensors: dict[str, Tensor], path: str | os.PathLike, metadata=None) -> None:
-    """safetensors.save to bytes, then an atomic write. Tensors are cloned (shared storage is allowed)."""
-    from safetensors.torch import save
-
-    plain = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}
-    atomic_write_bytes(path, save(plain, metadata=metadata))
-
-
-def load_tensors(path: str | os.PathLike) -> dict[str, Tensor]:
-    """Read a safetensors file (never pickle); a missing or corrupt file raises CheckpointError."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: file not found (expected a safetensors file)")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: corrupt or not a safetensors file ({e})") from None
 
 
 class GenerativeModel(nn.Module):

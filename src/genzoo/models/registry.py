@@ -10,7 +10,8 @@ import torch
 
 from genzoo.config import build_config
 from genzoo.errors import CheckpointError, unknown_name
-from genzoo.models.base import GenerativeModel, load_tensors, read_model_meta
+from genzoo.io import load_tensors
+from genzoo.models.base import GenerativeModel, read_model_meta
 
 _REGISTRY: dict[str, type[GenerativeModel]] = {}
 

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import CheckpointError
-from genzoo.models.base import atomic_save_tensors, atomic_write_bytes, load_tensors
+from genzoo.io import atomic_save_tensors, atomic_write_bytes, load_tensors
 
 FORMAT = "genzoo-checkpoint-1"
 _NAME = re.compile(r"^step_(\d{8})$")

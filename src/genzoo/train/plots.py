@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from genzoo.models.base import atomic_write_bytes
+from genzoo.io import atomic_write_bytes
 
 
 def _plt():

@@ -81,7 +81,7 @@ def write_yaml(path: str | os.PathLike, doc: Mapping[str, Any]) -> None:
     import yaml
 
     from genzoo.config import config_to_dict
-    from genzoo.models.base import atomic_write_bytes
+    from genzoo.io import atomic_write_bytes
 
     text = yaml.safe_dump(config_to_dict(dict(doc)), sort_keys=False, default_flow_style=None)
     atomic_write_bytes(path, text.encode())

@@ -28,7 +28,8 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import CheckpointError, ConfigError, DataError, DivergenceError, suggest
-from genzoo.models.base import Batch, GenerativeModel, atomic_write_bytes
+from genzoo.io import atomic_write_bytes
+from genzoo.models.base import Batch, GenerativeModel
 from genzoo.train import checkpoint as ckpt
 from genzoo.train.config import TrainConfig, apply_defaults, make_train_config
 from genzoo.train.data import BatchOrder, Data, as_data
