@@ -106,7 +106,7 @@ def build_config(cls: type, mapping: Mapping[str, Any] | None = None, *, where: 
     data.update(kw)
     where = where or cls.__name__
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    names = [f.name for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")]
     unknown = [k for k in data if k not in names]
     if unknown:
         k = unknown[0]

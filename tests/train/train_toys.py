@@ -14,6 +14,7 @@ from genzoo.models import GenerativeModel, ModelConfig
 @dataclass
 class GaussConfig(ModelConfig):
     noise: float = 0.01  # noise added to x inside the loss: makes the loss use the torch RNG
+    signed = ("nan_at",)  # a ClassVar of ModelConfig: nan_at = -1 means never
     nan_at: int = -1  # loss part "nll" is NaN at this step (once, unless nan_always)
     nan_always: bool = False
     scale: float = 1.0  # multiplies the loss (large values: large gradients)

@@ -8,6 +8,8 @@ import os
 import torch
 from torch import Tensor
 
+from genzoo.errors import ConfigError
+
 METHODS = ("lerp", "slerp")
 
 
@@ -88,7 +90,7 @@ def interpolation_grid(
 ) -> Tensor:
     """Decode interpolations between the encodings (posterior means) of x0[i] and x1[i].
 
-    `model` needs `encode(x, condition) -> (mu, logvar)` and `decode(z, condition)` (the VAE family).
+    `model` must declare the "encode" and "decode" capabilities (`model.capabilities`; the VAE family).
     Returns images (n * steps, *data_shape), row i = the path from x0[i] to x1[i], ready for
     `save_image_grid(images, path, nrow=steps)`.
     """
@@ -98,6 +100,10 @@ def interpolation_grid(
         x0, x1 = x0.unsqueeze(0), x1.unsqueeze(0)
         if condition is not None and condition.dim() == 0:
             condition = condition.unsqueeze(0)
+    missing = {"encode", "decode"} - set(getattr(model, "capabilities", ()))
+    if missing:
+        raise ConfigError(f"{getattr(model, 'name', type(model).__name__)}: interpolation_grid needs the encode and "
+                          f"decode capabilities; the model lacks {', '.join(sorted(missing))}")
     model.check_input(x0, condition)
     model.check_input(x1, condition)
     mu0, _ = model.encode(x0, condition)

@@ -259,7 +259,7 @@ def _picture(kind: str, trainer, test, folder: Path) -> tuple[str, Path | None]:
         p = trainer.out_dir / "loss.png"
         return "loss curves", p if p.is_file() else None
     if kind == "reconstructions":
-        if not hasattr(model, "reconstruct"):
+        if "reconstruct" not in model.capabilities:
             return kind, None
         n = 16 if dkind == "image" else 500
         x = src.x[:n].to(trainer.device)
@@ -272,7 +272,7 @@ def _picture(kind: str, trainer, test, folder: Path) -> tuple[str, Path | None]:
         return ("reconstructions (blue) of held-out points (grey)",
                 save_scatter(r, folder / "reconstructions.png", reference=x.cpu()))
     if kind == "interpolations":
-        if not (hasattr(model, "encode") and hasattr(model, "decode")) or dkind != "image":
+        if not {"encode", "decode"} <= model.capabilities or dkind != "image":
             return kind, None
         from genzoo.analysis import interpolation_grid
 

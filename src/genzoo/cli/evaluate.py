@@ -71,10 +71,8 @@ def evaluate_run(run_dir, split: str = "test", k: int | None = None, batch_size:
         res.update(evaluate_likelihood(model, (x, y), batch_size=batch_size, max_examples=max_examples,
                                        progress=True, **kw))
     else:
-        kcls = int(getattr(model.config, "num_classes", 0) or 0)
         n = min(len(x), max_examples or 1000)
-        cond = torch.arange(n) % kcls if kcls else None
-        res.update(sample_statistics(model, x, n, cond))
+        res.update(sample_statistics(model, x, n))
     return res
 
 

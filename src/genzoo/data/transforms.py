@@ -70,12 +70,13 @@ def _in_bins(k: Tensor, u: Tensor, n_bins: int, dtype: torch.dtype = torch.float
 
 
 def dequantize(x: Tensor, generator: torch.Generator | None = None, *, n_bins: int = 256,
-               return_logdet: bool = False):
+               return_logdet: bool = False, offset: float | None = None):
     """Uniform dequantization: y = (k + u) / n_bins, u ~ U[0, 1) i.i.d., so y lies in [0, 1) and floor(n_bins y) = k.
 
     `x` is uint8 levels k (0..255) or floats in [0, 1] (k = round(255 x)). Returns float32 y (float64 for float64
     input), and with `return_logdet` also the log-determinant of the scaling v = k + u -> y = v / n_bins,
-    -D ln(n_bins) per example.
+    -D ln(n_bins) per example. `offset`: a fixed u in [0, 1) for every value instead of noise (0.5: the bin
+    centres, a deterministic evaluation).
 
     A density p on [0, 1)^D then bounds the discrete likelihood (Theis et al. 2016):
     ln P(k) >= E_u[ln p(y)] - D ln(n_bins). `genzoo.math.bits_per_dim(nll, D, n_bins=256)` already adds the
@@ -86,7 +87,12 @@ def dequantize(x: Tensor, generator: torch.Generator | None = None, *, n_bins: i
     k = to_levels(x, n_bins)
     if k.numel() and (k.min() < 0 or k.max() >= n_bins):
         raise DataError(f"dequantize: levels must lie in [0, {n_bins}), got [{k.min().item()}, {k.max().item()}]")
-    u = torch.rand(k.shape, generator=generator, device=k.device, dtype=torch.float64)
+    if offset is None:
+        u = torch.rand(k.shape, generator=generator, device=k.device, dtype=torch.float64)
+    elif 0.0 <= offset < 1.0:
+        u = torch.full(k.shape, float(offset), device=k.device, dtype=torch.float64)
+    else:
+        raise ConfigError(f"dequantize: offset must lie in [0, 1), got {offset}")
     y = _in_bins(k, u, n_bins, dtype)
     if return_logdet:
         return y, _per_example(y, -math.log(n_bins))

@@ -1,14 +1,14 @@
 """Held-out likelihood: mean NLL (nats per example) and bits per dimension of a model on a data split, batched.
 
 For `likelihood = "bound"` models the value is a bound/estimate of log p(x) (an ELBO, an IWAE bound with `k`
-importance samples, ...): keyword arguments such as `k=5000` go through to `model.log_prob` when its signature
-accepts them, and are reported as ignored otherwise. Bits/dim use `genzoo.math.bits_per_dim` with the model's
-`bpd_bins` (the one audited conversion). `likelihood = "none"` raises LikelihoodError.
+importance samples, ...): keyword arguments such as `k=5000` go through to `model.log_prob` when the model
+declares them (`log_prob_options`), and are reported as ignored otherwise. Bits/dim use
+`genzoo.math.bits_per_dim` with the model's `bpd_bins` (the one audited conversion). `likelihood = "none"` raises
+LikelihoodError.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
@@ -18,14 +18,10 @@ from torch import Tensor
 from genzoo.errors import DataError, LikelihoodError
 
 
-def _accepted_kwargs(fn, kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return dict(kwargs), []
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return dict(kwargs), []
-    ok = {k: v for k, v in kwargs.items() if k in params}
+def _accepted_kwargs(model, kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The keyword arguments `model.log_prob` declares (`log_prob_options`), and the names of the others."""
+    declared = set(getattr(model, "log_prob_options", ()))
+    ok = {k: v for k, v in kwargs.items() if k in declared}
     return ok, sorted(set(kwargs) - set(ok))
 
 
@@ -55,7 +51,7 @@ def log_likelihood(model, data, *, batch_size: int = 256, max_examples: int | No
         raise DataError("no examples to evaluate")
     cond = y if getattr(getattr(model, "config", None), "num_classes", 0) else None
     device = torch.device(device) if device is not None else model.device
-    kw, _ = _accepted_kwargs(model.log_prob, kwargs)
+    kw, _ = _accepted_kwargs(model, kwargs)
     model.check_input(x[:2].to(device), None if cond is None else cond[:2].to(device))
     was_training = model.training
     model.eval()
@@ -88,7 +84,7 @@ def evaluate_likelihood(model, data, *, batch_size: int = 256, max_examples: int
     with its standard error, and bits per dimension (through genzoo.math.bits_per_dim)."""
     from genzoo.math import bits_per_dim
 
-    _, ignored = _accepted_kwargs(model.log_prob, kwargs)
+    _, ignored = _accepted_kwargs(model, kwargs)
     lp = log_likelihood(model, data, batch_size=batch_size, max_examples=max_examples, device=device,
                         progress=progress, **kwargs)
     x, _ = _tensors(data)

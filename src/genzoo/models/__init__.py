@@ -1,18 +1,16 @@
 """Models by name. `create(name, **config)`, `available()`, `load(path)`; the contract is `GenerativeModel`.
 
-Importing this package registers every family (each module decorates its classes with `@register`).
+Families register themselves (`@register`) when their module is imported. The registry imports the modules listed
+in `genzoo.models.registry.FAMILY_MODULES` on first use (the first `available`, `get_class`, `create` or `load`),
+so importing `genzoo.models` (or a layer above it) loads no family until one is asked for.
 """
 
-from genzoo.models.base import Batch, GenerativeModel, ModelConfig
+from genzoo.models.base import CAPABILITIES, DATA_KINDS, Batch, GenerativeModel, ModelConfig
 from genzoo.models.registry import available, create, families, get_class, load, make_config, register
 
-# Families register themselves on import.
-from genzoo.models import vae  # noqa: E402,F401  isort: skip
-from genzoo.models import flows  # noqa: E402,F401  isort: skip
-from genzoo.models import gan  # noqa: E402,F401  isort: skip
-from genzoo.models import diffusion  # noqa: E402,F401  isort: skip
-
 __all__ = [
+    "CAPABILITIES",
+    "DATA_KINDS",
     "Batch",
     "GenerativeModel",
     "ModelConfig",

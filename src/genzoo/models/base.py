@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from genzoo.errors import CheckpointError, DataError, LikelihoodError
+from genzoo.errors import CheckpointError, ConfigError, DataError, LikelihoodError
 from genzoo.io import atomic_save_tensors, atomic_write_bytes, load_tensors  # noqa: F401  (re-exported)
 
 LIKELIHOODS = ("exact", "bound", "none")
@@ -55,28 +55,118 @@ class ModelConfig:
 
     data_shape: shape of one example, e.g. (1, 28, 28) or (2,). num_classes: 0 for unconditional models,
     else the number of labels a conditional model takes.
+
+    Validation is one rule for every family: `__post_init__` turns every list-valued field into a tuple and
+    checks that every number is finite, that every integer (and integer tuple) not named in `signed` is >= 0,
+    that the fields named in `positive` are > 0, and then runs `checks()`, the family's own rules as
+    (ok, message) pairs. The first failing rule raises ConfigError "<Config>: <message>". A family overrides
+    `checks` (and extends `positive`), not `__post_init__`.
     """
 
     data_shape: tuple[int, ...] = (2,)
     num_classes: int = 0
+    # fields (or tuple fields, item by item) that must be > 0; extended by each family config
+    positive: ClassVar[tuple[str, ...]] = ()
+    # integer fields that may be negative (e.g. -1 meaning "off"); every other integer must be >= 0
+    signed: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, list):
+                setattr(self, f.name, tuple(v))
+        self.check(self._generic_checks())
+        self.check(self.checks())
+
+    def checks(self) -> list[tuple[bool, str]]:
+        """The family's own rules: (condition that must hold, message when it does not)."""
+        return []
+
+    def check(self, rules) -> None:
+        """Raise ConfigError for the first rule (ok, message) whose `ok` is false."""
+        for ok, msg in rules:
+            if not ok:
+                raise ConfigError(f"{type(self).__name__}: {msg}")
+
+    def _generic_checks(self) -> list[tuple[bool, str]]:
+        rules: list[tuple[bool, str]] = [
+            (len(self.data_shape) >= 1 and all(isinstance(s, int) and s > 0 for s in self.data_shape),
+             f"data_shape must be positive sizes, got {self.data_shape}"),
+        ]
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            items = v if isinstance(v, tuple) else (v,)
+            for item in items:
+                if isinstance(item, bool) or not isinstance(item, (int, float)):
+                    continue
+                if isinstance(item, float) and not math.isfinite(item):
+                    rules.append((False, f"{f.name} must be a finite number, got {v}"))
+                elif isinstance(item, int) and item < 0 and f.name not in self.signed:
+                    rules.append((False, f"{f.name} must be >= 0, got {v}"))
+                elif f.name in self.positive and item <= 0:
+                    rules.append((False, f"{f.name} must be > 0, got {v}"))
+        return rules
+
+
+# What a model can do beyond the contract. A class declares the ones it has in `capabilities`; the demo,
+# `genzoo evaluate` and the analysis tools read the declaration (nothing is discovered with hasattr), and the
+# conformance suite (tests/models/test_every_model.py) checks each declared one.
+CAPABILITIES = {
+    "encode": "encode(x, condition=None) -> (mu, logvar) of q(z | x), each (N, latent_dim)",
+    "decode": "decode(z, condition=None) -> the mean of p(x | z) in data space",
+    "reconstruct": "reconstruct(x, condition=None) -> decode(mean of q(z | x))",
+    "latent": "a latent space z ~ N(0, I) of size `latent_dim` (interpolation, manifold analysis)",
+    "discriminate": "discriminate(x, condition=None) -> the discriminator's raw output per example",
+    "score": "score(x, t, y=None) -> grad_x log p_t(x) at continuous times t in (0, 1], shape of x",
+}
+DATA_KINDS = ("image", "points", "text")
 
 
 class GenerativeModel(nn.Module):
-    """Base class of every genzoo model. Subclasses set `Config`, `likelihood`, and implement the contract."""
+    """Base class of every genzoo model. Subclasses set `Config`, `likelihood`, and implement the contract.
+
+    Declarations (class attributes, read by the trainer, the CLI and the analysis tools):
+    - `likelihood`: "exact" | "bound" | "none"; an instance may differ only through `likelihood_for(config)`.
+    - `conditional`: True when the model takes labels by default (the CLI fills num_classes from the data).
+    - `data_kinds`: the kinds of data set the model accepts ("image", "points", "text").
+    - `capabilities`: the names of CAPABILITIES it implements.
+    - `sample_options` / `log_prob_options`: the extra keyword arguments of `sample` and `log_prob`
+      (e.g. ("k", "generator", "chunk")); callers pass only declared ones.
+    - `eval_needs_grad`: evaluation losses run under torch.no_grad() unless this is True (e.g. a model whose
+      loss samples with gradients of the input).
+    """
 
     name: ClassVar[str] = ""  # registry name, set by @register
     family: ClassVar[str] = ""  # "vae", "flow", "gan", "diffusion", ...
     likelihood: ClassVar[str] = "none"  # "exact" | "bound" | "none"
     Config: ClassVar[type] = ModelConfig
+    conditional: ClassVar[bool] = False
+    data_kinds: ClassVar[tuple[str, ...]] = ("image", "points")
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    sample_options: ClassVar[tuple[str, ...]] = ()
+    log_prob_options: ClassVar[tuple[str, ...]] = ()
+    eval_needs_grad: ClassVar[bool] = False
     # Training defaults the Trainer applies under the user's settings, e.g. {"lr": 2e-4, "betas": (0.5, 0.999)}
     # or per player {"optim": {"discriminator": {"lr": 4e-4}}}. Keys are TrainConfig fields.
     train_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        if self.likelihood not in LIKELIHOODS:
-            raise TypeError(f"{type(self).__name__}.likelihood must be one of {LIKELIHOODS}")
+        lik = type(self).likelihood_for(config)
+        if lik not in LIKELIHOODS:
+            raise TypeError(f"{type(self).__name__}.likelihood must be one of {LIKELIHOODS}, got {lik!r}")
+        unknown = set(self.capabilities) - set(CAPABILITIES)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.capabilities: unknown {sorted(unknown)}; known: "
+                            f"{', '.join(CAPABILITIES)}")
+        if lik != type(self).likelihood:
+            self.likelihood = lik  # declared through likelihood_for, e.g. DDPM's PF-ODE likelihood
         self.config = config
+
+    @classmethod
+    def likelihood_for(cls, config: ModelConfig) -> str:
+        """The likelihood type of a model built from `config` (default: the class's `likelihood`)."""
+        return cls.likelihood
 
     # ---- the training contract -------------------------------------------------------------------
     def players(self) -> dict[str, list[nn.Parameter]]:
@@ -127,6 +217,32 @@ class GenerativeModel(nn.Module):
         return bits_per_dim(nll, math.prod(x.shape[1:]), n_bins=self.bpd_bins)
 
     # ---- helpers ---------------------------------------------------------------------------------
+    def sample_labels(self, n: int, condition: Tensor | int | None = None) -> Tensor | None:
+        """The labels `sample(n, condition)` uses, one rule for every family: None for an unconditional model (a
+        condition is then a DataError); for a conditional model, `condition` as int64 labels (N,) on the model's
+        device (one label, an int or a 0-d tensor, is repeated n times), and without a condition the labels cycle
+        0, 1, ..., K-1, 0, 1, ... (balanced and deterministic). Labels outside [0, K) are a DataError."""
+        k = self.config.num_classes
+        if k == 0:
+            if condition is not None:
+                raise DataError(f"{self.name}: this model is unconditional (num_classes = 0); got a condition")
+            return None
+        if condition is None:
+            return torch.arange(n, device=self.device) % k
+        c = torch.as_tensor(condition, device=self.device)
+        if c.is_floating_point():
+            if c.dim() == 2 and c.shape == (n, k):
+                return c  # already one-hot (or soft) label vectors
+            raise DataError(f"{self.name}: labels must be integers, got a float tensor of shape {tuple(c.shape)}")
+        c = c.long().reshape(-1)
+        if c.numel() == 1 and n != 1:
+            c = c.expand(n)
+        if c.numel() != n:
+            raise DataError(f"{self.name}: {c.numel()} labels for {n} samples")
+        if c.numel() and (c.min() < 0 or c.max() >= k):
+            raise DataError(f"{self.name}: labels must lie in [0, {k}), got {int(c.min())}..{int(c.max())}")
+        return c
+
     @property
     def device(self) -> torch.device:
         for t in self.parameters():

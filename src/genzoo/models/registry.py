@@ -15,6 +15,27 @@ from genzoo.models.base import GenerativeModel, read_model_meta
 
 _REGISTRY: dict[str, type[GenerativeModel]] = {}
 
+# The family modules, imported on first use of the registry. A new family adds its module here (one line).
+FAMILY_MODULES = (
+    "genzoo.models.vae",
+    "genzoo.models.flows",
+    "genzoo.models.gan",
+    "genzoo.models.diffusion",
+)
+_loaded = False
+
+
+def load_families() -> None:
+    """Import every module of FAMILY_MODULES once (each registers its models)."""
+    global _loaded
+    if _loaded:
+        return
+    import importlib
+
+    for mod in FAMILY_MODULES:
+        importlib.import_module(mod)
+    _loaded = True
+
 
 def register(name: str, family: str):
     """Class decorator: `@register("vae", family="vae")`. Names are lower-case with hyphens."""
@@ -32,6 +53,7 @@ def register(name: str, family: str):
 
 def available(family: str | None = None) -> list[str]:
     """Registered model names (optionally of one family), sorted."""
+    load_families()
     return sorted(n for n, c in _REGISTRY.items() if family is None or c.family == family)
 
 
@@ -43,6 +65,9 @@ def families() -> dict[str, list[str]]:
 
 
 def get_class(name: str) -> type[GenerativeModel]:
+    """The model class registered as `name` (UnknownNameError with the nearest name otherwise)."""
+    if name not in _REGISTRY:
+        load_families()
     if name not in _REGISTRY:
         raise unknown_name("model", name, _REGISTRY)
     return _REGISTRY[name]

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.errors import ConfigError, DataError
+from genzoo.data.transforms import binarize, dequantize, to_levels
+from genzoo.errors import DataError
 from genzoo.math import gaussian_kl, gaussian_log_prob, log_mean_exp, reparameterize
 from genzoo.models.base import Batch, GenerativeModel, ModelConfig
 from genzoo.models.registry import register
@@ -74,29 +75,14 @@ class VAEConfig(ModelConfig):
     capacity_steps: int = 0
     eval_k: int = 100
 
-    def __post_init__(self):
-        self.data_shape = tuple(self.data_shape)
-        if self.hidden is not None:
-            self.hidden = tuple(self.hidden)
-        checks = [
-            (len(self.data_shape) >= 1 and all(s > 0 for s in self.data_shape), "data_shape must be positive"),
-            (self.num_classes >= 0, "num_classes must be >= 0"),
-            (self.latent_dim > 0, "latent_dim must be > 0"),
-            (self.k >= 1, "k must be >= 1"),
-            (self.eval_k >= 1, "eval_k must be >= 1"),
-            (self.beta >= 0, "beta must be >= 0"),
-            (self.decoder_std > 0, "decoder_std must be > 0"),
-            (self.kl_warmup_steps >= 0, "kl_warmup_steps must be >= 0"),
-            (self.capacity_max >= 0, "capacity_max must be >= 0"),
-            (self.capacity_steps >= 0, "capacity_steps must be >= 0"),
+    positive: ClassVar[tuple[str, ...]] = ("latent_dim", "k", "eval_k", "decoder_std", "hidden")
+
+    def checks(self) -> list[tuple[bool, str]]:
+        activation(self.act)  # unknown activation -> UnknownNameError naming the valid ones
+        return [
             (self.arch != "conv" or len(self.data_shape) == 3, "arch 'conv' needs image data_shape (C, H, W)"),
-            (self.hidden is None or all(h > 0 for h in self.hidden), "hidden sizes must be > 0"),
             (self.arch != "conv" or self.hidden is None or len(self.hidden) > 0, "arch 'conv' needs >= 1 channel"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(f"vae config: {msg}")
-        activation(self.act)  # unknown activation -> UnknownNameError naming the valid ones
 
 
 @dataclass
@@ -108,10 +94,8 @@ class BetaVAEConfig(VAEConfig):
 class CVAEConfig(VAEConfig):
     num_classes: int = 10
 
-    def __post_init__(self):
-        super().__post_init__()
-        if self.num_classes < 1:
-            raise ConfigError("cvae config: num_classes must be >= 1 (a conditional VAE needs labels)")
+    def checks(self) -> list[tuple[bool, str]]:
+        return [*super().checks(), (self.num_classes >= 1, "num_classes must be >= 1 (a conditional VAE needs labels)")]
 
 
 @dataclass
@@ -205,6 +189,8 @@ class VAE(GenerativeModel):
 
     likelihood = "bound"
     Config = VAEConfig
+    capabilities = frozenset({"encode", "decode", "reconstruct", "latent"})
+    log_prob_options = ("k", "generator", "chunk")
     train_defaults = {"lr": 1e-3}
 
     def __init__(self, config: VAEConfig):
@@ -296,19 +282,17 @@ class VAE(GenerativeModel):
         return F.one_hot(condition.long().to(ref.device), k).to(ref.dtype)
 
     def _preprocess(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """(encoder input, decoder target) for data as the data set yields it (see VAEConfig)."""
+        """(encoder input, decoder target) for data as the data set yields it (see VAEConfig), through the shared
+        data-space helpers of genzoo.data.transforms."""
         cfg = self.config
         if cfg.decoder == "bernoulli":
-            if cfg.binarize == "dynamic":
-                x = torch.bernoulli(x, generator=generator)
-            elif cfg.binarize == "threshold":
-                x = (x > 0.5).to(x.dtype)
+            if cfg.binarize != "none":
+                x = binarize(x, cfg.binarize, generator=generator)
             return x, x
         if cfg.decoder == "categorical":
-            return x, torch.round(x * 255).clamp(0, 255).long()
+            return x, to_levels(x)
         if self.dequantizes:
-            u = torch.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator)
-            x = (torch.round(x * 255) + u) / 256
+            x = dequantize(x, generator)
         return x, x
 
     # ---- encoder / decoder -----------------------------------------------------------------------------------
@@ -496,12 +480,10 @@ class VAE(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, condition: Tensor | None = None) -> Tensor:
-        """n decoder means (Bernoulli probabilities) of z ~ N(0, I), in data space. A conditional model without
-        a condition cycles through the labels 0, 1, ..., K-1."""
-        k = self.config.num_classes
+        """n decoder means (Bernoulli probabilities) of z ~ N(0, I), in data space; labels by `sample_labels`
+        (without a condition a conditional model cycles through 0, 1, ..., K-1)."""
+        condition = self.sample_labels(n, condition)
         p = next(self.parameters())
-        if k > 0 and condition is None:
-            condition = torch.arange(n, device=p.device) % k
         z = torch.randn(n, self.latent_dim, dtype=p.dtype, device=p.device)
         return self.decode(z, condition)
 
@@ -518,6 +500,7 @@ class CVAE(VAE):
     """Conditional VAE (Sohn et al. 2015): one-hot labels concatenated to the encoder and decoder inputs."""
 
     Config = CVAEConfig
+    conditional = True
 
 
 @register("iwae", family="vae")

@@ -1,14 +1,16 @@
 """`TrainConfig`: every knob of the training loop, validated through `genzoo.config.build_config`.
 
 A model's `train_defaults` apply under the user's settings: a field the user set explicitly (by keyword, in a
-mapping, in YAML or with `--set`) wins; every other field takes the model's default, then the dataclass default.
+mapping, in YAML or with `--set`) wins; every other field takes the model's default, then the config's own value.
+Which fields the user set is part of the config (`user_set`, a field that is not compared, shown or saved), so it
+survives `dataclasses.replace`: `replace(cfg, steps=5)` keeps the user's fields and adds every field whose new value
+differs from the dataclass default.
 Per-player settings live in `optim: {player: {key: value}}` and override the global ones for that player.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,9 +41,9 @@ class PlayerOptim:
 PLAYER_KEYS = tuple(f.name for f in dataclasses.fields(PlayerOptim))
 
 
-@dataclass
+@dataclass(init=False)
 class TrainConfig:
-    """Training settings (see docs/training.md for the table)."""
+    """Training settings (see docs/training.md for the table). Keyword arguments only."""
 
     steps: int = 1000
     batch_size: int = 64
@@ -86,6 +88,29 @@ class TrainConfig:
     on_nan: Literal["raise", "rollback"] = "raise"
     rollback_lr_factor: float = 0.5
     max_rollbacks: int = 3
+    # the names of the fields the user set (None: every keyword given to the constructor); not a setting
+    user_set: frozenset[str] | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
+
+    def __init__(self, **kwargs: Any):
+        given = kwargs.pop("user_set", None)
+        names = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name != "user_set"}
+        unknown = [k for k in kwargs if k not in names]
+        if unknown:
+            raise TypeError(f"TrainConfig got an unexpected keyword argument {unknown[0]!r}")
+        for name, f in names.items():
+            if name in kwargs:
+                value = kwargs[name]
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                value = f.default
+            setattr(self, name, value)
+        if given is None:  # a direct construction: the keywords are what the user set
+            self.user_set = frozenset(kwargs)
+        else:  # dataclasses.replace or a copy: the old user fields, plus the fields changed from the default
+            changed = {k for k, v in kwargs.items() if v != _default(names[k])}
+            self.user_set = frozenset(given) | frozenset(changed)
+        self.__post_init__()
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "grad_accum", "log_every", "n_samples", "eval_batches", "keep_last"):
@@ -131,6 +156,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = config_to_dict(self)
+        d.pop("user_set", None)
         d["optim"] = {p: {k: v for k, v in o.items() if v is not None} for p, o in d["optim"].items()}
         return d
 
@@ -143,22 +169,16 @@ def check_name(kind: str, name: str, options) -> None:
 
 
 # ---- which fields did the user set? -----------------------------------------------------------------
-_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.init]
-_orig_init = TrainConfig.__init__
+_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if not f.metadata.get("internal")]
 
 
-@functools.wraps(_orig_init)
-def _recording_init(self, *args, **kwargs):
-    _orig_init(self, *args, **kwargs)
-    object.__setattr__(self, "_explicit", frozenset(_FIELDS[: len(args)]) | frozenset(kwargs))
-
-
-TrainConfig.__init__ = _recording_init
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def explicit_fields(config: TrainConfig) -> frozenset[str]:
     """Names of the fields the user set (by keyword or in a mapping); the others may take model defaults."""
-    return getattr(config, "_explicit", frozenset(_FIELDS))
+    return config.user_set if config.user_set is not None else frozenset(_FIELDS)
 
 
 def make_train_config(config: TrainConfig | Mapping[str, Any] | None = None, **kw) -> TrainConfig:
@@ -166,8 +186,10 @@ def make_train_config(config: TrainConfig | Mapping[str, Any] | None = None, **k
     if isinstance(config, TrainConfig):
         if not kw:
             return config
-        base = {k: getattr(config, k) for k in explicit_fields(config)}
-        return build_config(TrainConfig, _plain_optim(base), where="train config", **kw)
+        base = _plain_optim({k: getattr(config, k) for k in _FIELDS})
+        out = build_config(TrainConfig, base, where="train config", **kw)
+        out.user_set = explicit_fields(config) | frozenset(kw)
+        return out
     if config is not None and not isinstance(config, Mapping):
         raise ConfigError(f"train config: expected a TrainConfig or a mapping, got {type(config).__name__}")
     return build_config(TrainConfig, dict(config or {}), where="train config", **kw)
@@ -199,8 +221,10 @@ def apply_defaults(config: TrainConfig, defaults: Mapping[str, Any] | None, wher
             f"Valid keys: {', '.join(sorted(_FIELDS))}"
         )
     explicit = explicit_fields(config)
-    user = _plain_optim({k: getattr(config, k) for k in explicit})
-    merged: dict[str, Any] = {k: v for k, v in defaults.items() if k != "optim"}
+    current = _plain_optim({k: getattr(config, k) for k in _FIELDS})
+    user = {k: current[k] for k in explicit}
+    merged: dict[str, Any] = {k: v for k, v in current.items() if k not in defaults and k != "optim"}
+    merged.update({k: v for k, v in defaults.items() if k != "optim"})
     merged.update({k: v for k, v in user.items() if k != "optim"})
     optim: dict[str, dict[str, Any]] = {}
     for p, o in dict(defaults.get("optim") or {}).items():
@@ -210,5 +234,5 @@ def apply_defaults(config: TrainConfig, defaults: Mapping[str, Any] | None, wher
     if optim:
         merged["optim"] = optim
     out = build_config(TrainConfig, merged, where="train config")
-    object.__setattr__(out, "_explicit", explicit)
+    out.user_set = explicit
     return out

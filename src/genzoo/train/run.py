@@ -141,16 +141,8 @@ def num_classes_of(ds) -> int:
 
 
 def is_conditional(model_cls) -> bool:
-    """A model class takes labels when it says so (`conditional = True`) or its Config defaults num_classes > 0."""
-    flag = getattr(model_cls, "conditional", None)
-    if flag is not None:
-        return bool(flag)
-    import dataclasses
-
-    for f in dataclasses.fields(model_cls.Config):
-        if f.name == "num_classes" and f.default is not dataclasses.MISSING:
-            return int(f.default or 0) > 0
-    return False
+    """A model class takes labels by default when it declares `conditional = True` (the contract)."""
+    return bool(model_cls.conditional)
 
 
 def fill_model_config(model_name: str, model_cfg: dict[str, Any], ds, data_name: str = "data") -> dict[str, Any]:

@@ -372,7 +372,8 @@ class Trainer:
     def evaluate(self, data: Any = None) -> dict[str, Any]:
         """Mean loss parts per player on up to `eval_batches` batches of held-out data, plus NLL and bits/dim
         (through genzoo.eval.likelihood) on the first `eval_nll_examples` of them for likelihood models.
-        Keys are "eval/<player>/<part>", "eval/nll"..."""
+        Keys are "eval/<player>/<part>", "eval/nll"... Losses run under torch.no_grad() unless the model declares
+        `eval_needs_grad` (so a WGAN-GP evaluation computes no gradient penalty)."""
         cfg = self.config
         d = self.eval_data if data is None else as_data(data, "evaluation data")
         if d is None:
@@ -382,7 +383,8 @@ class Trainer:
         rec: dict[str, Any] = {"step": self.step}
         sums: dict[str, float] = {}
         players = list(dict.fromkeys(self.model.update_order(self.step)))
-        with isolated_rng(cfg.seed + 1, self.device), self.eval_weights() as model:
+        grad = bool(getattr(self.model, "eval_needs_grad", False))  # the contract: no_grad unless declared
+        with isolated_rng(cfg.seed + 1, self.device), self.eval_weights() as model, torch.set_grad_enabled(grad):
             for b in range(nb):
                 x = d.x[b * bs:(b + 1) * bs]
                 y = d.y[b * bs:(b + 1) * bs] if (self.conditional and d.y is not None) else None
@@ -405,15 +407,12 @@ class Trainer:
         return rec
 
     def sample(self, n: int | None = None, seed: int | None = None) -> Tensor:
-        """n samples from the model (EMA weights when on), with a fixed seed; class-conditional models get
-        labels 0, 1, 2, ... cycling."""
+        """n samples from the model (EMA weights when on), with a fixed seed; class-conditional models use the
+        contract's rule (labels 0, 1, ..., K-1 cycling)."""
         n = n or self.config.n_samples
-        cond = None
-        if self.conditional:
-            cond = torch.arange(n, device=self.device) % int(self.model.config.num_classes)
         with isolated_rng(self.config.seed + 2 if seed is None else seed, self.device), self.eval_weights() as m:
             with torch.no_grad():
-                return m.sample(n, cond).detach().cpu()
+                return m.sample(n).detach().cpu()
 
     def save_samples(self, path: str | os.PathLike | None = None) -> Path | None:
         from genzoo.train.plots import save_samples

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
 
-from genzoo.errors import ConfigError, DataError
+from genzoo.data.transforms import dequantize, from_minus_one_one, to_minus_one_one
+from genzoo.errors import DataError
 from genzoo.models.base import GenerativeModel, ModelConfig
 from genzoo.models.diffusion.nets import build_net
 
@@ -40,29 +41,19 @@ class DiffusionNetConfig(ModelConfig):
     guidance_scale: float = 1.0
     sample_batch: int = 500
 
-    def __post_init__(self):
-        self.data_shape = tuple(self.data_shape)
-        self.channels = tuple(self.channels)
-        self.hidden = tuple(self.hidden)
-        if self.attention is not None:
-            self.attention = tuple(self.attention)
-        checks = [
-            (all(s > 0 for s in self.data_shape), "data_shape must be positive"),
-            (self.num_classes >= 0, "num_classes must be >= 0"),
-            (len(self.channels) > 0 and all(c > 0 for c in self.channels), "channels must be positive"),
-            (self.num_res_blocks >= 1, "num_res_blocks must be >= 1"),
+    positive: ClassVar[tuple[str, ...]] = ("channels", "num_res_blocks", "hidden", "heads", "sample_batch")
+
+    def checks(self) -> list[tuple[bool, str]]:
+        return [
+            (len(self.channels) > 0, "channels must be positive"),
             (0 <= self.p_uncond < 1, "p_uncond must lie in [0, 1)"),
             (0 <= self.dropout < 1, "dropout must lie in [0, 1)"),
             (self.norm_groups is None or (self.norm_groups >= 1 and all(c % self.norm_groups == 0 for c in
                                                                         self.channels)),
              "norm_groups must divide every entry of channels"),
-            (self.sample_batch >= 1, "sample_batch must be >= 1"),
             (self.net != "unet" or len(self.data_shape) == 3, "net 'unet' needs image data_shape (C, H, W)"),
             (self.attention is None or len(self.attention) == len(self.channels), "attention: one flag per level"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(f"{type(self).__name__}: {msg}")
 
 
 class DiffusionBase(GenerativeModel):
@@ -86,10 +77,12 @@ class DiffusionBase(GenerativeModel):
         return math.prod(self.config.data_shape)
 
     def preprocess(self, x: Tensor) -> Tensor:
-        return x * 2 - 1 if self.is_image else x
+        """Images [0, 1] -> [-1, 1] (genzoo.data.transforms.to_minus_one_one); flat data unchanged."""
+        return to_minus_one_one(x)[0] if self.is_image else x
 
     def postprocess(self, x: Tensor) -> Tensor:
-        return ((x + 1) / 2).clamp(0, 1) if self.is_image else x
+        """Images [-1, 1] -> [0, 1], clamped (genzoo.data.transforms.from_minus_one_one); flat data unchanged."""
+        return from_minus_one_one(x)[0].clamp(0, 1) if self.is_image else x
 
     def check_input(self, x: Tensor, condition: Tensor | None = None) -> None:
         super().check_input(x, condition)
@@ -110,19 +103,7 @@ class DiffusionBase(GenerativeModel):
         return y
 
     def _sample_labels(self, condition: Tensor | None, n: int) -> Tensor | None:
-        k = self.config.num_classes
-        if k == 0:
-            if condition is not None:
-                raise DataError(f"{self.name}: this model is unconditional (num_classes = 0); got a condition")
-            return None
-        if condition is None:
-            return torch.randint(0, k, (n,), device=self.device)
-        condition = torch.as_tensor(condition, device=self.device).long()
-        if condition.dim() == 0:
-            condition = condition.expand(n)
-        if condition.shape[0] != n or condition.min() < 0 or condition.max() >= k:
-            raise DataError(f"{self.name}: need {n} labels in [0, {k}), got shape {tuple(condition.shape)}")
-        return condition
+        return self.sample_labels(n, condition)
 
     def guided_net(self, x: Tensor, t: Tensor, y: Tensor | None, n_pred: int | None = None) -> Tensor:
         """The network output; with labels and guidance_scale != 1, the prediction channels are
@@ -141,10 +122,10 @@ class DiffusionBase(GenerativeModel):
         bs = self.config.sample_batch
         return torch.cat([fn(i, min(bs, n - i)) for i in range(0, n, bs)])
 
-    def _dequantize_for_ode(self, x: Tensor) -> tuple[Tensor, float]:
-        """Images: uniform dequantization (255 x + u) / 256 in [0, 1), mapped to [-1, 1) with log|det| D log 2 (so
-        log p on [0, 1)^D = log p_y + D log 2). Flat data: as they are."""
+    def _dequantize_for_ode(self, x: Tensor) -> tuple[Tensor, Tensor | float]:
+        """Images: uniform dequantization (255 x + u) / 256 in [0, 1) (genzoo.data.transforms.dequantize), mapped to
+        [-1, 1) by to_minus_one_one with its log|det| D log 2, so log p on [0, 1)^D = log p_y + D log 2. Flat data:
+        as they are."""
         if not self.is_image:
             return x, 0.0
-        xq = (x * 255 + torch.rand_like(x)) / 256
-        return 2 * xq - 1, self.dims * math.log(2.0)
+        return to_minus_one_one(dequantize(x))

@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genzoo.errors import ConfigError
 from genzoo.models.base import Batch
 from genzoo.models.diffusion import likelihood as lik
 from genzoo.models.diffusion import samplers as S
@@ -59,16 +58,14 @@ class DDPMConfig(DiffusionNetConfig):
     exact_trace: bool | None = None
     ode_tol: float = 1e-5
 
-    def __post_init__(self):
-        super().__post_init__()
-        if self.timesteps < 2:
-            raise ConfigError("ddpm config: timesteps must be >= 2")
-        if self.learned_var and self.loss == "simple":
-            raise ConfigError('ddpm config: learned_var needs loss "vlb" or "hybrid" (L_simple does not train it)')
-        if self.sample_steps < 0 or self.vlb_steps < 0:
-            raise ConfigError("ddpm config: sample_steps and vlb_steps must be >= 0")
-        if self.eta < 0:
-            raise ConfigError("ddpm config: eta must be >= 0")
+    def checks(self) -> list[tuple[bool, str]]:
+        return [
+            *super().checks(),
+            (self.timesteps >= 2, "timesteps must be >= 2"),
+            (not (self.learned_var and self.loss == "simple"),
+             'learned_var needs loss "vlb" or "hybrid" (L_simple does not train it)'),
+            (self.ode_tol > 0, "ode_tol must be > 0"),
+        ]
 
 
 @dataclass
@@ -85,10 +82,14 @@ class DDPM(DiffusionBase):
 
     likelihood = "bound"
     Config = DDPMConfig
+    capabilities = frozenset({"score"})
+
+    @classmethod
+    def likelihood_for(cls, config: DDPMConfig) -> str:
+        """The likelihood type: "bound" (minus the VLB), or "exact" with likelihood_method="exact" (PF-ODE)."""
+        return "exact" if config.likelihood_method == "exact" else "bound"
 
     def __init__(self, config: DDPMConfig):
-        if config.likelihood_method == "exact":
-            self.likelihood = "exact"  # instance override: log_prob is the PF-ODE path
         super().__init__(config, out_mult=2 if config.learned_var else 1)
         self.schedule = NoiseSchedule.make(config.schedule, config.timesteps)
 

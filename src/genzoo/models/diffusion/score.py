@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genzoo.errors import ConfigError
 from genzoo.models.base import Batch
 from genzoo.models.diffusion import likelihood as lik
 from genzoo.models.diffusion import samplers as S
@@ -41,12 +40,13 @@ class NCSNConfig(DiffusionNetConfig):
     step_lr: float = 2e-5
     denoise: bool = True
 
-    def __post_init__(self):
-        super().__post_init__()
-        if not (0 < self.sigma_min < self.sigma_max) or self.num_levels < 2:
-            raise ConfigError("ncsn config: need 0 < sigma_min < sigma_max and num_levels >= 2")
-        if self.steps_per_level < 1 or self.step_lr <= 0:
-            raise ConfigError("ncsn config: steps_per_level >= 1 and step_lr > 0")
+    def checks(self) -> list[tuple[bool, str]]:
+        return [
+            *super().checks(),
+            (0 < self.sigma_min < self.sigma_max and self.num_levels >= 2,
+             "need 0 < sigma_min < sigma_max and num_levels >= 2"),
+            (self.steps_per_level >= 1 and self.step_lr > 0, "steps_per_level >= 1 and step_lr > 0"),
+        ]
 
 
 @register("ncsn", family="diffusion")
@@ -116,10 +116,14 @@ class ScoreSDEConfig(DiffusionNetConfig):
     exact_trace: bool | None = None
     ode_tol: float = 1e-5
 
-    def __post_init__(self):
-        super().__post_init__()
-        if not (0 < self.t_min < 1) or self.sample_steps < 1:
-            raise ConfigError("score-sde config: need 0 < t_min < 1 and sample_steps >= 1")
+    def checks(self) -> list[tuple[bool, str]]:
+        beta = 0 < self.beta_min < self.beta_max if self.sde != "ve" else 0 < self.sigma_min < self.sigma_max
+        return [
+            *super().checks(),
+            (0 < self.t_min < 1 and self.sample_steps >= 1, "need 0 < t_min < 1 and sample_steps >= 1"),
+            (beta, "need 0 < beta_min < beta_max (vp, subvp) or 0 < sigma_min < sigma_max (ve)"),
+            (self.snr > 0 and self.ode_tol > 0, "snr and ode_tol must be > 0"),
+        ]
 
 
 @register("score-sde", family="diffusion")
@@ -129,6 +133,7 @@ class ScoreSDE(DiffusionBase):
 
     likelihood = "exact"
     Config = ScoreSDEConfig
+    capabilities = frozenset({"score"})
 
     def __init__(self, config: ScoreSDEConfig):
         super().__init__(config)

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
+from genzoo.data.transforms import dequantize
 from genzoo.errors import ConfigError, DataError
 from genzoo.math import bits_per_dim
 from genzoo.models.base import Batch, GenerativeModel, ModelConfig
@@ -84,24 +85,16 @@ class FlowConfig(ModelConfig):
     conv_residual: bool = False
     conv_norm: Literal["none", "actnorm"] = "none"
 
-    def __post_init__(self):
-        self.data_shape = tuple(self.data_shape)
-        self.hidden = tuple(self.hidden)
-        checks = [
-            (len(self.data_shape) in (1, 3) and all(s > 0 for s in self.data_shape),
-             f"data_shape must be (D,) or (C, H, W), got {self.data_shape}"),
-            (self.num_classes >= 0, "num_classes must be >= 0"),
-            (len(self.hidden) >= 1 and all(h > 0 for h in self.hidden), "hidden needs >= 1 positive width"),
-            (self.hidden_channels > 0, "hidden_channels must be > 0"),
-            (self.cond_dim > 0, "cond_dim must be > 0"),
-            (0.0 < self.logit_alpha < 0.5, "logit_alpha must lie in (0, 0.5)"),
-            (self.conv_layers >= 0 and self.conv_kernel % 2 == 1 and self.conv_kernel > 0,
-             "conv_layers must be >= 0 and conv_kernel a positive odd number"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(f"{type(self).__name__}: {msg}")
+    positive: ClassVar[tuple[str, ...]] = ("hidden", "hidden_channels", "cond_dim", "conv_kernel")
+
+    def checks(self) -> list[tuple[bool, str]]:
         activation(self.act)
+        return [
+            (len(self.data_shape) in (1, 3), f"data_shape must be (D,) or (C, H, W), got {self.data_shape}"),
+            (len(self.hidden) >= 1, "hidden needs >= 1 positive width"),
+            (0.0 < self.logit_alpha < 0.5, "logit_alpha must lie in (0, 0.5)"),
+            (self.conv_kernel % 2 == 1, "conv_kernel must be a positive odd number"),
+        ]
 
     @property
     def is_image(self) -> bool:
@@ -119,6 +112,8 @@ class FlowModel(GenerativeModel):
 
     likelihood = "exact"
     Config = FlowConfig
+    sample_options = ("temperature", "generator")
+    log_prob_options = ("generator",)
     train_defaults = {"lr": 1e-3}
 
     def __init__(self, config: FlowConfig):
@@ -153,19 +148,17 @@ class FlowModel(GenerativeModel):
             raise DataError(f"{self.name}: conditional model (num_classes = {self.config.num_classes}) needs labels")
 
     def preprocess(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Images: x -> (255 x + u) / 256 (u as documented in the module); points unchanged."""
+        """Images: x -> (255 x + u) / 256 by `genzoo.data.transforms.dequantize` (u as documented in the module);
+        points unchanged."""
         if not self.dequantizes:
             return x
-        k = torch.round(x * 255.0)
         if self.training:
-            u = torch.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator)
-        elif self.config.eval_noise == "mid":
-            u = torch.full_like(x, 0.5)
-        else:
-            if generator is None:
-                generator = torch.Generator(device=x.device).manual_seed(self.config.eval_seed)
-            u = torch.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator)
-        return (k + u) / 256.0
+            return dequantize(x, generator)
+        if self.config.eval_noise == "mid":
+            return dequantize(x, offset=0.5)
+        if generator is None:
+            generator = torch.Generator(device=x.device).manual_seed(self.config.eval_seed)
+        return dequantize(x, generator)
 
     def context(self, condition: Tensor | None) -> Tensor | None:
         if self.embed is None or condition is None:
@@ -184,25 +177,12 @@ class FlowModel(GenerativeModel):
         nll_d = nll.detach()  # bits/dim is affine in the NLL, so the batch mean converts as one number
         return {"loss": nll / self.dim, "nll": nll_d, "bpd": bits_per_dim(nll_d, self.dim, n_bins=self.bpd_bins)}
 
-    def _labels(self, n: int, condition: Tensor | None) -> Tensor | None:
-        if self.config.num_classes == 0:
-            if condition is not None:
-                raise DataError(f"{self.name}: this model is unconditional (num_classes = 0); got a condition")
-            return None
-        if condition is None:
-            return torch.randint(self.config.num_classes, (n,), device=self.device)
-        condition = torch.as_tensor(condition, device=self.device).long().reshape(-1)
-        if condition.numel() == 1 and n != 1:
-            condition = condition.expand(n)
-        if condition.numel() != n:
-            raise DataError(f"{self.name}: {condition.numel()} labels for {n} samples")
-        return condition
-
     @torch.no_grad()
     def sample(self, n: int, condition: Tensor | None = None, temperature: float = 1.0,
                generator: torch.Generator | None = None) -> Tensor:
-        """n samples in data space (images in [0, 1]); `condition`: labels (N,) or one label for all."""
-        y = self._labels(n, condition)
+        """n samples in data space (images in [0, 1]); labels by `sample_labels` (N,) or one label for all;
+        without a condition a conditional model cycles through 0, 1, ..., K-1."""
+        y = self.sample_labels(n, condition)
         x = self.flow.sample(n, self.context(y), temperature=temperature, generator=generator)
         return x.clamp(0.0, 1.0) if self.config.is_image else x
 
@@ -225,6 +205,7 @@ class RealNVPConfig(FlowConfig):
     steps: int = 3
     final_steps: int = 4
     actnorm: bool | None = None
+    positive: ClassVar[tuple[str, ...]] = (*FlowConfig.positive, "n_blocks", "steps")
 
 
 @register("realnvp", family="flow")
@@ -278,6 +259,7 @@ class GlowConfig(FlowConfig):
     levels: int = 2
     steps: int = 8
     lu: bool = True
+    positive: ClassVar[tuple[str, ...]] = (*FlowConfig.positive, "levels", "steps")
     scale: Literal["tanh", "sigmoid", "exp"] = "sigmoid"
 
 
@@ -328,6 +310,7 @@ class MAFConfig(FlowConfig):
     n_blocks: int = 5
     iaf: bool = False
     actnorm: bool = False
+    positive: ClassVar[tuple[str, ...]] = (*FlowConfig.positive, "n_blocks")
 
 
 @register("maf", family="flow")
@@ -357,6 +340,7 @@ class NICEConfig(FlowConfig):
     after the logit (NICE's MLP couplings)."""
 
     n_blocks: int = 4
+    positive: ClassVar[tuple[str, ...]] = (*FlowConfig.positive, "n_blocks")
 
 
 @register("nice", family="flow")

@@ -16,11 +16,12 @@ Images are scaled to [-1, 1] inside `loss`; `sample` maps back to [0, 1].
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
+from genzoo.data.transforms import from_minus_one_one, to_minus_one_one
 from genzoo.errors import ConfigError
 from genzoo.math import gradient_penalty, r1_penalty
 from genzoo.models.base import Batch, GenerativeModel, ModelConfig
@@ -71,28 +72,19 @@ class GANConfig(ModelConfig):
     embed_dim: int = 16
     reuse_fake: bool = True
 
-    def __post_init__(self):
-        self.data_shape = tuple(self.data_shape)
-        self.g_hidden, self.d_hidden = tuple(self.g_hidden), tuple(self.d_hidden)
+    positive: ClassVar[tuple[str, ...]] = ("latent_dim", "width", "embed_dim", "n_critic", "pack", "clip",
+                                           "g_hidden", "d_hidden")
+
+    def checks(self) -> list[tuple[bool, str]]:
         image = len(self.data_shape) == 3
-        checks = [
+        return [
             (self.loss in LOSSES, f"loss must be one of {LOSSES}"),
-            (all(s > 0 for s in self.data_shape), "data_shape must be positive"),
-            (self.num_classes >= 0, "num_classes must be >= 0"),
-            (self.latent_dim > 0 and self.width > 0 and self.embed_dim > 0, "latent_dim, width, embed_dim must be > 0"),
-            (self.n_critic >= 1, "n_critic must be >= 1"),
-            (self.pack >= 1, "pack must be >= 1"),
-            (self.gp_weight >= 0 and self.r1_gamma >= 0 and self.clip > 0, "gp_weight, r1_gamma >= 0 and clip > 0"),
-            (self.minibatch_disc >= 0 and self.mbstd_group >= 0, "minibatch_disc and mbstd_group must be >= 0"),
             (len(self.d_hidden) > 0, "d_hidden needs at least one layer"),
             (self.arch != "dcgan" or (image and self.data_shape[1] == self.data_shape[2]
                                       and self.data_shape[1] in DCGAN_SIZES),
              f"arch 'dcgan' needs square images of side {sorted(DCGAN_SIZES)}, got data_shape {self.data_shape}"),
             (self.pack == 1 or self.num_classes == 0, "pack > 1 with labels is not supported"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(f"gan config: {msg}")
 
     @property
     def is_image(self) -> bool:
@@ -119,6 +111,7 @@ class GAN(GenerativeModel):
 
     likelihood = "none"
     Config = GANConfig
+    capabilities = frozenset({"decode", "latent", "discriminate"})
     train_defaults: dict[str, Any] = {"lr": 2e-4, "betas": (0.5, 0.999)}
 
     def __init__(self, config: GANConfig):
@@ -141,10 +134,12 @@ class GAN(GenerativeModel):
 
     # ---- data space <-> model space ------------------------------------------------------------------------
     def to_model_space(self, x: Tensor) -> Tensor:
-        return x * 2.0 - 1.0 if self.config.is_image else x
+        """Images [0, 1] -> [-1, 1] (genzoo.data.transforms.to_minus_one_one); points unchanged."""
+        return to_minus_one_one(x)[0] if self.config.is_image else x
 
     def to_data_space(self, x: Tensor) -> Tensor:
-        return ((x + 1.0) / 2.0).clamp(0.0, 1.0) if self.config.is_image else x
+        """Images [-1, 1] -> [0, 1] (clamped; genzoo.data.transforms.from_minus_one_one); points unchanged."""
+        return from_minus_one_one(x)[0].clamp(0.0, 1.0) if self.config.is_image else x
 
     # ---- the training contract ---------------------------------------------------------------------------------
     def players(self) -> dict[str, list[nn.Parameter]]:
@@ -244,15 +239,14 @@ class GAN(GenerativeModel):
     # ---- the generative contract -------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, condition: Tensor | None = None) -> Tensor:
-        if condition is not None and self.config.num_classes == 0:
-            from genzoo.errors import DataError
+        """n samples G(z), z ~ N(0, I), in data space; labels by `sample_labels` (cycling 0..K-1 by default)."""
+        return self.to_data_space(self.generate(n, self.sample_labels(n, condition)))
 
-            raise DataError(f"{self.name}: this model is unconditional (num_classes = 0); got a condition")
-        if condition is not None and condition.dim() == 0:
-            condition = condition.expand(n)
-        if self.config.num_classes and condition is None:
-            condition = torch.arange(n, device=self.device) % self.config.num_classes
-        return self.to_data_space(self.generate(n, condition))
+    @torch.no_grad()
+    def decode(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
+        """G(z) in data space for given latents z (N, latent_dim): the generator as a decoder (interpolation)."""
+        y = self.sample_labels(z.shape[0], condition)
+        return self.to_data_space(self.generator(z.to(self.device), y))
 
     @torch.no_grad()
     def discriminate(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
@@ -267,9 +261,9 @@ class _VanillaConfig(GANConfig):
     loss: Literal["minimax", "ns", "wgan", "wgan-gp", "hinge"] = "minimax"
 
 
-def _variant(name: str, config_cls: type, defaults: dict[str, Any], doc: str) -> type[GAN]:
-    cls = type(name.replace("-", "_").upper(), (GAN,), {"Config": config_cls, "train_defaults": defaults,
-                                                          "__doc__": doc, "__module__": __name__})
+def _variant(name: str, config_cls: type, defaults: dict[str, Any], doc: str, **declared: Any) -> type[GAN]:
+    attrs = {"Config": config_cls, "train_defaults": defaults, "__doc__": doc, "__module__": __name__, **declared}
+    cls = type(name.replace("-", "_").upper(), (GAN,), attrs)
     return register(name, family="gan")(cls)
 
 
@@ -304,10 +298,8 @@ class CGANConfig(GANConfig):
     num_classes: int = 10
     latent_dim: int = 100
 
-    def __post_init__(self):
-        super().__post_init__()
-        if self.num_classes < 1:
-            raise ConfigError("cgan config: num_classes must be >= 1 (a conditional GAN needs labels)")
+    def checks(self) -> list[tuple[bool, str]]:
+        return [*super().checks(), (self.num_classes >= 1, "num_classes must be >= 1 (a conditional GAN needs labels)")]
 
 
 @dataclass
@@ -327,7 +319,8 @@ NSGAN = _variant("ns-gan", NSGANConfig, ADAM_GAN, "Non-saturating GAN.")
 WGAN = _variant("wgan", WGANConfig, {"optimizer": "rmsprop", "lr": 5e-5, "momentum": 0.0},
                 "WGAN with weight clipping (RMSprop, lr 5e-5, as in Arjovsky et al. 2017).")
 WGANGP = _variant("wgan-gp", WGANGPConfig, {"lr": 1e-4, "betas": (0.0, 0.9)}, "WGAN-GP (Gulrajani et al. 2017).")
-DCGAN = _variant("dcgan", DCGANConfig, ADAM_GAN, "DCGAN (Radford et al. 2016).")
-CGAN = _variant("cgan", CGANConfig, ADAM_GAN, "Conditional GAN (Mirza & Osindero 2014; projection: Miyato 2018).")
+DCGAN = _variant("dcgan", DCGANConfig, ADAM_GAN, "DCGAN (Radford et al. 2016).", data_kinds=("image",))
+CGAN = _variant("cgan", CGANConfig, ADAM_GAN, "Conditional GAN (Mirza & Osindero 2014; projection: Miyato 2018).",
+                conditional=True)
 PacGAN = _variant("pacgan", PacGANConfig, ADAM_GAN, "PacGAN (Lin et al. 2018).")
 SNGAN = _variant("sngan", SNGANConfig, {"lr": 2e-4, "betas": (0.0, 0.9)}, "Spectrally normalised hinge GAN.")

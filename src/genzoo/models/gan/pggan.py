@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.data.transforms import from_minus_one_one, to_minus_one_one
 from genzoo.errors import ConfigError
 from genzoo.math import gradient_penalty
 from genzoo.models.base import Batch, GenerativeModel, ModelConfig
@@ -50,20 +51,18 @@ class PGGANConfig(ModelConfig):
     mbstd_group: int = 4
     spectral_norm: bool = False
 
-    def __post_init__(self):
-        self.data_shape = tuple(self.data_shape)
-        if len(self.data_shape) != 3 or self.data_shape[1] != self.data_shape[2]:
-            raise ConfigError(f"pggan config: data_shape must be square images (C, S, S), got {self.data_shape}")
-        side = self.data_shape[1]
+    positive: ClassVar[tuple[str, ...]] = ("latent_dim", "channels", "stable_steps", "n_critic")
+
+    def checks(self) -> list[tuple[bool, str]]:
+        square = len(self.data_shape) == 3 and self.data_shape[1] == self.data_shape[2]
+        side = self.data_shape[-1]
         start = self.start_res or (7 if _is_pow2_multiple(side, 7) else 4)
-        if not _is_pow2_multiple(side, start):
-            raise ConfigError(f"pggan config: image side {side} is not start_res {start} times a power of 2")
-        if self.channels < 1 or self.min_channels < 0:
-            raise ConfigError("pggan config: channels >= 1 and min_channels >= 0 required")
-        if self.fade_steps < 0 or self.stable_steps < 1 or self.n_critic < 1:
-            raise ConfigError("pggan config: fade_steps >= 0, stable_steps >= 1 and n_critic >= 1 required")
-        if self.num_classes:
-            raise ConfigError("pggan config: conditional PGGAN is not supported (num_classes must be 0)")
+        return [
+            (square, f"data_shape must be square images (C, S, S), got {self.data_shape}"),
+            (not square or _is_pow2_multiple(side, start),
+             f"image side {side} is not start_res {start} times a power of 2"),
+            (self.num_classes == 0, "conditional PGGAN is not supported (num_classes must be 0)"),
+        ]
 
     @property
     def start(self) -> int:
@@ -182,6 +181,8 @@ class PGGAN(GenerativeModel):
 
     likelihood = "none"
     Config = PGGANConfig
+    data_kinds = ("image",)
+    capabilities = frozenset({"decode", "latent"})
     train_defaults: dict[str, Any] = {"lr": 1e-3, "betas": (0.0, 0.99)}
 
     def __init__(self, config: PGGANConfig):
@@ -227,7 +228,7 @@ class PGGAN(GenerativeModel):
 
     def real_at_stage(self, x: Tensor) -> Tensor:
         """Model-space real images at the current resolution, blended like the generator during a fade-in."""
-        x = x * 2.0 - 1.0
+        x = to_minus_one_one(x)[0]
         side = x.shape[-1]
         res = self.resolution
         cur = F.avg_pool2d(x, side // res) if side != res else x
@@ -268,13 +269,16 @@ class PGGAN(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, condition: Tensor | None = None) -> Tensor:
-        if condition is not None:
-            from genzoo.errors import DataError
+        """n samples G(z), z ~ N(0, I), at the current stage, upsampled to the data's side, in [0, 1]."""
+        self.sample_labels(n, condition)  # an unconditional model: a condition is a DataError
+        return self.decode(torch.randn(n, self.config.latent_dim, device=self.device))
 
-            raise DataError("pggan: this model is unconditional (num_classes = 0); got a condition")
-        z = torch.randn(n, self.config.latent_dim, device=self.device)
-        x = self.generator(z, self.stage, self.alpha)
+    @torch.no_grad()
+    def decode(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
+        """G(z) at the current stage and fade-in, upsampled (nearest) to the data's side, in data space."""
+        self.sample_labels(z.shape[0], condition)
+        x = self.generator(z.to(self.device), self.stage, self.alpha)
         side = self.config.data_shape[1]
         if x.shape[-1] != side:
             x = F.interpolate(x, scale_factor=side // x.shape[-1], mode="nearest")
-        return ((x + 1.0) / 2.0).clamp(0.0, 1.0)
+        return from_minus_one_one(x)[0].clamp(0.0, 1.0)
