@@ -1,10 +1,19 @@
-"""Masked layers for autoregressive networks: `MaskedLinear` and `MADE` (Germain et al. 2015).
+"""Masked layers for autoregressive networks: `MaskedLinear` and `MADE` (Germain et al. 2015), `MaskedConv2d`
+(PixelCNN, van den Oord et al. 2016).
 
 MADE turns an MLP into an autoregressive map: each input i gets a degree m(i) in 1..D (its position in the
 autoregressive order), each hidden unit k a degree m(k) in 1..D-1, and a connection is kept only where
 m(k) >= m(i) (into a hidden unit) or m_out(j) > m(k) (into output j, of degree m_out(j) = m(j)). Output j then
 depends on inputs of degree < m(j) only: the Jacobian d out / d in is strictly lower-triangular in the order.
 A context vector (a condition) may feed every hidden unit without a mask.
+
+PixelCNN orders pixels in raster order (row by row, left to right) and, within a pixel, its colour channels
+(R, G, B): a k x k convolution (k odd, centre c = k // 2) keeps the taps of the rows above the centre and of the
+pixels left of it in the centre row, and drops those below and to the right. At the centre tap the channels are
+split into `channel_groups` equal contiguous groups (3 for R, G, B); output group j sees input groups i < j
+(mask "A", the first layer: a pixel's own value is never seen) or i <= j (mask "B", every later layer). A stack
+A, B, B, ... is then causal: output group j at pixel p depends on input pixels before p and on input groups
+< j at p only (van den Oord et al. 2016, "Pixel recurrent neural networks", sec. 3.4).
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.errors import ConfigError
 from genzoo.nn.mlp import activation
 
 
@@ -80,3 +90,43 @@ class MADE(nn.Module):
         for layer in self.hidden_layers[1:]:
             h = self.act(layer(h))
         return self.out(h).view(x.shape[0], self.params, self.features)
+
+
+def pixelcnn_mask(in_channels: int, out_channels: int, kernel_size: int, mask_type: str,
+                  channel_groups: int = 1) -> Tensor:
+    """The (out_channels, in_channels, k, k) 0/1 mask of a PixelCNN convolution (module docstring)."""
+    if mask_type not in ("A", "B"):
+        raise ConfigError(f'masked conv: mask_type must be "A" or "B", got {mask_type!r}')
+    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ConfigError(f"masked conv: kernel_size must be an odd integer >= 1, got {kernel_size!r}")
+    if channel_groups < 1 or in_channels % channel_groups or out_channels % channel_groups:
+        raise ConfigError(f"masked conv: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                          f"divisible by channel_groups ({channel_groups})")
+    c = kernel_size // 2
+    mask = torch.zeros(out_channels, in_channels, kernel_size, kernel_size)
+    mask[:, :, :c, :] = 1.0  # rows above
+    mask[:, :, c, :c] = 1.0  # left of the centre in its row
+    g_out = torch.arange(out_channels) // (out_channels // channel_groups)
+    g_in = torch.arange(in_channels) // (in_channels // channel_groups)
+    allowed = g_in[None, :] < g_out[:, None] if mask_type == "A" else g_in[None, :] <= g_out[:, None]
+    mask[:, :, c, c] = allowed.float()
+    return mask
+
+
+class MaskedConv2d(nn.Conv2d):
+    """PixelCNN convolution: y = conv2d(x, W * M) + b with M = pixelcnn_mask(...), a buffer saved with the weights,
+    "same" zero padding (k // 2), stride 1. `channel_groups` is the number of colour groups (3 for RGB), not the
+    grouped-convolution `groups` of nn.Conv2d (always 1 here)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: str = "B",
+                 channel_groups: int = 1, bias: bool = True):
+        mask = pixelcnn_mask(in_channels, out_channels, kernel_size, mask_type, channel_groups)
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
+        self.mask_type, self.channel_groups = mask_type, channel_groups
+        self.register_buffer("mask", mask.to(self.weight.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, mask_type={self.mask_type}, channel_groups={self.channel_groups}"
