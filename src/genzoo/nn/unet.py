@@ -1,7 +1,7 @@
-"""The DDPM UNet (Ho et al. 2020, after PixelCNN++ / Wide ResNet): sinusoidal time embedding, residual blocks with
-group norm and a per-block time (and class) scale-shift, optional self-attention through
-`F.scaled_dot_product_attention`, skip connections from every down-path block. Channels like (32, 64, 64) give
-resolutions 28 -> 14 -> 7 (or 32 -> 16 -> 8).
+"""The DDPM UNet (Ho et al. 2020, after PixelCNN++ / Wide ResNet): sinusoidal time embedding (genzoo.nn.embedding),
+residual blocks with group norm and a per-block time (and class) scale-shift, optional self-attention
+(genzoo.nn.attention), skip connections from every down-path block. Channels like (32, 64, 64) give resolutions
+28 -> 14 -> 7 (or 32 -> 16 -> 8).
 
 Speed (the same function and parameters, evaluated more cheaply; benchmarks/diffusion_speed.py):
 * nearest 2x upsampling followed by a 3x3 convolution is evaluated exactly as one stride-2 transposed
@@ -17,58 +17,15 @@ Channels-last activations were measured and not kept: oneDNN's convolutions gain
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
-    """Transformer sinusoidal embedding (Vaswani et al. 2017) of (possibly fractional) timesteps t, shape (N,):
-
-        emb[:, i] = sin(t w_i),  emb[:, half + i] = cos(t w_i),  w_i = max_period^(-i / half),  i < half = dim // 2
-
-    (an odd `dim` gets one zero column)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-    args = t.float()[:, None] * freqs[None]
-    emb = torch.cat([torch.sin(args), torch.cos(args)], dim=1)
-    if dim % 2:
-        emb = F.pad(emb, (0, 1))
-    return emb
-
-
-def _groups(ch: int, max_groups: int = 32) -> int:
-    """Group-norm groups: at most 32, at least 4 channels per group where possible."""
-    return math.gcd(ch, max(1, min(max_groups, ch // 4)))
-
-
-def _norm(ch: int, groups: int | None) -> nn.GroupNorm:
-    g = _groups(ch) if groups is None else groups
-    if ch % g:
-        raise ValueError(f"group norm: {ch} channels not divisible by {g} groups")
-    return nn.GroupNorm(g, ch)
-
-
-class TimeEmbedding(nn.Module):
-    """sinusoid(t, dim) -> Linear -> SiLU -> Linear (to `out_dim`), plus an optional class embedding."""
-
-    def __init__(self, dim: int, out_dim: int, num_classes: int = 0):
-        super().__init__()
-        self.dim = dim
-        self.mlp = nn.Sequential(nn.Linear(dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
-        # num_classes + 1 rows: the last is the "no label" token classifier-free guidance trains with
-        self.label = nn.Embedding(num_classes + 1, out_dim) if num_classes > 0 else None
-
-    def forward(self, t: Tensor, y: Tensor | None = None) -> Tensor:
-        e = self.mlp(timestep_embedding(t, self.dim))
-        if self.label is not None:
-            if y is None:
-                y = torch.full((t.shape[0],), self.label.num_embeddings - 1, dtype=torch.long, device=t.device)
-            e = e + self.label(y)
-        return e
+from genzoo.nn.attention import AttnBlock
+from genzoo.nn.embedding import TimeEmbedding, timestep_embedding  # noqa: F401  (lived here; re-exported)
+from genzoo.nn.norm import group_norm
 
 
 class ResBlock(nn.Module):
@@ -82,10 +39,10 @@ class ResBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, temb_dim: int, dropout: float = 0.0, groups: int | None = None):
         super().__init__()
-        self.norm1 = _norm(cin, groups)
+        self.norm1 = group_norm(cin, groups)
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
         self.temb = nn.Linear(temb_dim, 2 * cout)
-        self.norm2 = _norm(cout, groups)
+        self.norm2 = group_norm(cout, groups)
         self.drop = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
         nn.init.zeros_(self.conv2.weight)
@@ -102,29 +59,6 @@ class ResBlock(nn.Module):
         h = torch.addcmul(shift, F.group_norm(h, n2.num_groups, None, None, n2.eps), scale)
         h = self.conv2(self.drop(F.silu(h)))
         return h.add_(self.skip(x))  # conv2's output is not needed by its backward: in place is safe
-
-
-class AttnBlock(nn.Module):
-    """Multi-head self-attention over the H*W positions: GN, qkv projection, SDPA, zero-initialised projection."""
-
-    def __init__(self, ch: int, heads: int = 1, groups: int | None = None):
-        super().__init__()
-        if ch % heads:
-            raise ValueError(f"attention: {ch} channels not divisible by {heads} heads")
-        self.heads = heads
-        self.norm = _norm(ch, groups)
-        self.qkv = nn.Linear(ch, 3 * ch)
-        self.proj = nn.Linear(ch, ch)
-        nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
-
-    def forward(self, x: Tensor) -> Tensor:
-        n, c, h, w = x.shape
-        tokens = self.norm(x).permute(0, 2, 3, 1).reshape(n, h * w, c)
-        q, k, v = self.qkv(tokens).view(n, h * w, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v)  # (n, heads, hw, c / heads)
-        out = self.proj(out.transpose(1, 2).reshape(n, h * w, c))
-        return x + out.transpose(1, 2).reshape(n, c, h, w)
 
 
 class _Upsample(nn.Module):
@@ -206,7 +140,7 @@ class UNet(nn.Module):
                 ch = cout
             if i > 0:
                 self.up.append(nn.ModuleList([_Upsample(ch)]))
-        self.norm_out = _norm(ch, g)
+        self.norm_out = group_norm(ch, g)
         self.conv_out = nn.Conv2d(ch, out_channels, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)

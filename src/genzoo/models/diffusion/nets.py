@@ -6,8 +6,9 @@ import math
 
 from torch import Tensor, nn
 
+from genzoo.nn.embedding import TimeEmbedding
 from genzoo.nn.mlp import mlp
-from genzoo.nn.unet import TimeEmbedding, UNet
+from genzoo.nn.unet import UNet
 
 
 class ScoreMLP(nn.Module):

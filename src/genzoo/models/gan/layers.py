@@ -1,5 +1,5 @@
-"""GAN building blocks: spectral normalisation, minibatch discrimination and standard deviation, packing,
-pixel norm and equalised-learning-rate layers (docs/models/gans.md)."""
+"""GAN building blocks: spectral normalisation (genzoo.nn.spectral, extended to the equalised layers), minibatch
+discrimination and standard deviation, packing, pixel norm and equalised-learning-rate layers (docs/models/gans.md)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,15 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm
+
+from genzoo.nn.spectral import apply_spectral_norm as _apply_spectral_norm
 
 
 def apply_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> nn.Module:
-    """Spectral normalisation (Miyato et al. 2018) on every Linear / Conv / ConvTranspose / Embedding weight of
-    `module` (and the equalised-learning-rate layers below), through torch.nn.utils.parametrizations.spectral_norm:
-    W -> W / sigma_max(W), with sigma_max estimated by power iteration (one step per forward in training mode).
-    An equalised layer's run-time constant c is set to 1 under spectral norm, so its effective weight is W / sigma."""
-    kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding, EqualizedLinear, EqualizedConv2d)
-    for m in list(module.modules()):
-        if isinstance(m, kinds) and not _has_sn(m):
-            if isinstance(m, (EqualizedLinear, EqualizedConv2d)):
-                m.scale = 1.0
-            spectral_norm(m, n_power_iterations=n_power_iterations)
-    return module
-
-
-def _has_sn(m: nn.Module) -> bool:
-    return hasattr(m, "parametrizations") and "weight" in m.parametrizations
+    """Spectral normalisation (Miyato et al. 2018; genzoo.nn.spectral) on every Linear / Conv / ConvTranspose /
+    Embedding weight of `module` and on the equalised-learning-rate layers below, whose run-time constant c is
+    set to 1 under spectral norm, so their effective weight is W / sigma_max(W)."""
+    return _apply_spectral_norm(module, n_power_iterations, extra_kinds=(EqualizedLinear, EqualizedConv2d))
 
 
 def minibatch_stddev(x: Tensor, group_size: int = 0, eps: float = 1e-8) -> Tensor:
