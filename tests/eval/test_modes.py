@@ -87,10 +87,10 @@ def test_bad_inputs():
 
 
 def _digits(label, n=1):
-    from genzoo.cli.lab import mnist_arrays
+    from genzoo.data import get
 
-    x, y = mnist_arrays("test")
-    return x[y == label][:n]
+    ds = get("mnist", split="test")
+    return ds.x.float()[ds.y == label][:n]
 
 
 def test_stacked_mnist_modes_with_real_digits():

@@ -1,0 +1,30 @@
+"""Laboratory experiments that reproduce known phenomena, as library functions (`genzoo lab` calls them).
+
+    from genzoo.lab import mode_collapse_lab
+    records = mode_collapse_lab(["gan", "pacgan"], ["ring8"], seeds=[0, 1], steps=8000, out="docs/results/gans")
+
+The layer above train/ and eval/ and below cli/ (docs/architecture.md): every run is trained by
+`genzoo.train.Trainer` (the one training loop) and scored by `genzoo.eval`.
+"""
+
+from genzoo.lab.mode_collapse import (
+    LabRun,
+    lab_data,
+    lab_run,
+    lab_settings,
+    mode_collapse_lab,
+    run_one,
+    score_model,
+    train_lab_model,
+)
+
+__all__ = [
+    "LabRun",
+    "lab_data",
+    "lab_run",
+    "lab_settings",
+    "mode_collapse_lab",
+    "run_one",
+    "score_model",
+    "train_lab_model",
+]
