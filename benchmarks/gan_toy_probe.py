@@ -3,7 +3,7 @@
     python benchmarks/gan_toy_probe.py --model wgan-gp --dataset ring8 --steps 4000 --eval-every 1000 \
         --lr 1e-4 --train-set betas=[0.5,0.9] --set gp_weight=10 --tag wgan-gp-lr1e-4
 
-Uses the lab's settings (genzoo.cli.lab: LAB_2D architecture, batch 256, each model's lab optimiser settings,
+Uses the lab's settings (genzoo.lab.mode_collapse: LAB_2D architecture, batch 256, each model's lab optimiser settings,
 cosine schedule over --steps unless overridden) and genzoo.train.Trainer, resumed with fit(stop_at=...) between
 evaluations, so one run gives the whole curve. Used to size the lab's budget and to investigate a model's
 settings (docs/models/gans.md, "WGAN-GP on the toy sets"). Appends one record to --out/toy_probes.json.
@@ -23,10 +23,11 @@ from pathlib import Path
 import torch
 from gan_common import ROOT  # noqa: F401  (puts src/ on the path)
 
-from genzoo.cli.lab import _parse_sets, lab_settings, toy_data
+from genzoo.config import parse_set
 from genzoo.eval.modes import mode_stats
+from genzoo.lab.mode_collapse import lab_data, lab_settings
 from genzoo.models import create
-from genzoo.train import TrainConfig, Trainer
+from genzoo.train import Trainer, make_train_config
 
 
 def main() -> None:
@@ -45,12 +46,12 @@ def main() -> None:
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     cfg, train = lab_settings(args.model, args.dataset)
-    cfg = {**cfg, **_parse_sets(args.set)}
-    train = {**train, **({"lr": args.lr} if args.lr is not None else {}), **_parse_sets(args.train_set)}
+    cfg = {**cfg, **parse_set(args.set)}
+    train = {**train, **({"lr": args.lr} if args.lr is not None else {}), **parse_set(args.train_set)}
     model = create(args.model, **cfg)
-    data = toy_data(args.dataset, 100_000, args.seed)
-    tr = Trainer(model, data, TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                                          progress=False, log_every=args.eval_every, device="cpu", **train),
+    data = lab_data(args.dataset, 100_000, args.seed)
+    tr = Trainer(model, data, make_train_config(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                                                progress=False, log_every=args.eval_every, device="cpu", **train),
                  out_dir=None)
     curve = []
     t_train = 0.0
