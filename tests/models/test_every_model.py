@@ -24,7 +24,7 @@ import torch
 
 from genzoo.errors import DataError, LikelihoodError
 from genzoo.models import CAPABILITIES, DATA_KINDS, Batch, available, create, get_class, load
-from genzoo.train import Trainer, TrainConfig
+from genzoo.train import TrainConfig, Trainer
 
 IMG = (1, 8, 8)
 IMG28 = (1, 28, 28)
