@@ -124,12 +124,12 @@ class DDPM(DiffusionBase):
         n_pred = x.shape[1]
         out = self.guided_net(x, (k + 1).to(x.dtype), y, n_pred)
         pred, v = self._split(out)
-        x0, eps = self.schedule.to_x0_eps(pred, x, k.cpu(), self.config.pred)
+        x0, eps = self.schedule.to_x0_eps(pred, x, k, self.config.pred)
         clip = self.clip if clip is None else clip
         if clip:
             x0 = x0.clamp(-1, 1)
-            eps = self.schedule.x0_to_eps(x, k.cpu(), x0)
-        logvar = self.model_logvar(v, k.cpu(), x) if v is not None else None
+            eps = self.schedule.x0_to_eps(x, k, x0)
+        logvar = self.model_logvar(v, k, x) if v is not None else None
         return S.Prediction(x0, eps, logvar)
 
     def score(self, x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:

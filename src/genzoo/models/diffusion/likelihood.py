@@ -25,8 +25,20 @@ from genzoo.math import gaussian_kl, gaussian_log_prob
 from genzoo.models.diffusion.sde import SDE
 
 
-def _approx_std_normal_cdf(x: Tensor) -> Tensor:
-    return 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
+def log_normal_bin_prob(a: Tensor, b: Tensor) -> Tensor:
+    """log(Phi(b) - Phi(a)) for a < b, stable in both tails and in float32.
+
+    Worked in the lower tail (when (a + b) / 2 > 0, Phi(b) - Phi(a) = Phi(-a) - Phi(-b)) as
+    log Phi(hi) + log(1 - exp(log Phi(lo) - log Phi(hi))), with torch.special.log_ndtr on both ends and
+    log(1 - e^d) as log(-expm1(d)) for d > -ln 2, else log1p(-exp(d)) (Maechler 2012). No clamp: a bin 10 levels
+    from the mean keeps its tiny probability instead of losing it to cancellation in Phi(b) - Phi(a)."""
+    flip = (a + b) > 0
+    lo = torch.where(flip, -b, a)
+    hi = torch.where(flip, -a, b)
+    log_hi, log_lo = torch.special.log_ndtr(hi), torch.special.log_ndtr(lo)
+    d = log_lo - log_hi  # <= 0
+    log1mexp = torch.where(d > -math.log(2.0), torch.log(-torch.expm1(d)), torch.log1p(-torch.exp(d)))
+    return log_hi + log1mexp
 
 
 def discretized_gaussian_log_likelihood(x: Tensor, mean: Tensor, log_scale: Tensor, n_bins: int = 256) -> Tensor:
@@ -36,12 +48,10 @@ def discretized_gaussian_log_likelihood(x: Tensor, mean: Tensor, log_scale: Tens
     half = 1.0 / (n_bins - 1)
     centered = x - mean
     inv_std = torch.exp(-log_scale)
-    cdf_plus = _approx_std_normal_cdf(inv_std * (centered + half))
-    cdf_min = _approx_std_normal_cdf(inv_std * (centered - half))
-    # log-space tails for numerical stability
-    log_cdf_plus = torch.special.log_ndtr(inv_std * (centered + half))
-    log_one_minus_cdf_min = torch.special.log_ndtr(-inv_std * (centered - half))
-    mid = torch.log((cdf_plus - cdf_min).clamp_min(1e-12))
+    upper, lower = inv_std * (centered + half), inv_std * (centered - half)
+    log_cdf_plus = torch.special.log_ndtr(upper)  # the first bin: (-inf, x + half]
+    log_one_minus_cdf_min = torch.special.log_ndtr(-lower)  # the last bin: [x - half, inf)
+    mid = log_normal_bin_prob(lower, upper)
     edge = 1e-6
     return torch.where(x < -1 + edge, log_cdf_plus, torch.where(x > 1 - edge, log_one_minus_cdf_min, mid))
 

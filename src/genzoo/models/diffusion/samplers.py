@@ -69,8 +69,11 @@ def ddpm_sample(
 
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
-    """`steps` indices in [0, T), evenly spaced, always including 0 and T - 1 (descending)."""
+    """`steps` indices in [0, T), evenly spaced, descending from T - 1; more than one step ends at 0. One step is
+    [T - 1]: DDIM then maps x_T straight to x0_hat (the old linspace(0, T - 1, 1) gave [0] and returned the noise)."""
     steps = max(1, min(steps, T))
+    if steps == 1:
+        return [T - 1]
     ks = torch.linspace(0, T - 1, steps).round().long().unique().tolist()
     return sorted(ks, reverse=True)
 

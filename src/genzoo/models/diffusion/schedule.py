@@ -139,14 +139,26 @@ class NoiseSchedule:
     # ---- gathering ---------------------------------------------------------------------------------------------
     @staticmethod
     def _k(k: Tensor | int, x: Tensor) -> Tensor:
-        k = torch.as_tensor(k, dtype=torch.long)
+        """Indices k as a (N,) long tensor on x's device (an int or a 0-d tensor is repeated for every example)."""
+        k = torch.as_tensor(k, dtype=torch.long, device=x.device)
         if k.dim() == 0:
             k = k.expand(x.shape[0])
-        return k.cpu()
+        return k.to(x.device)
+
+    def on(self, arr: Tensor, device: torch.device) -> Tensor:
+        """`arr` (one of the schedule's float64 tables) on `device`, copied there once and cached, so the per-step
+        gathers run on the model's device without a round trip through the CPU."""
+        if arr.device == device:
+            return arr
+        cache = self.__dict__.setdefault("_device_cache", {})
+        key = (id(arr), str(device))
+        if key not in cache:
+            cache[key] = (arr, arr.to(device))  # keep arr alive so its id stays unique
+        return cache[key][1]
 
     def extract(self, arr: Tensor, k: Tensor | int, x: Tensor) -> Tensor:
-        """arr[k] as x's dtype and device, shaped to broadcast against x (k: int or (N,) long)."""
-        return _bcast(arr[self._k(k, x)], x)
+        """arr[k] as x's dtype and device, shaped to broadcast against x (k: int or (N,) long, on any device)."""
+        return _bcast(self.on(arr, x.device)[self._k(k, x)], x)
 
     # ---- forward process ---------------------------------------------------------------------------------------
     def q_mean_var(self, x0: Tensor, k) -> tuple[Tensor, Tensor]:
