@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genzoo.cli.text import description
 from genzoo.errors import ConfigError, GenzooError
 
 
@@ -96,7 +97,7 @@ JOBS: list[DemoJob] = [
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="train small demo models and write an HTML report",
-                       description=__doc__.splitlines()[0])
+                       description=description(__doc__))
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--quick", action="store_true", help="a few steps per job (a smoke test, ~30 s)")
     p.add_argument("--only", nargs="+", metavar="JOB", help="run only these jobs (names from the table)")

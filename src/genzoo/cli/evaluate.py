@@ -9,12 +9,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from genzoo.cli.text import description
 from genzoo.errors import ConfigError
 
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a trained run on a held-out split",
-                       description=__doc__.splitlines()[0])
+                       description=description(__doc__))
     p.add_argument("run", help="run folder written by `genzoo train`")
     p.add_argument("--split", default="test", help="data split (default test)")
     p.add_argument("--k", type=int, help="importance samples for models whose likelihood is a bound (e.g. 5000)")

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from genzoo.cli.text import description
 from genzoo.errors import ConfigError
 
 DEFAULT_MODELS = "gan,ns-gan,wgan-gp,pacgan"
@@ -27,7 +28,7 @@ def register(sub) -> None:
                        description="Laboratory experiments.")
     lab_sub = p.add_subparsers(dest="lab", metavar="EXPERIMENT")
     m = lab_sub.add_parser("mode-collapse", help="GANs on ring8 / grid25 / stacked MNIST: mode statistics",
-                           description=__doc__.splitlines()[0])
+                           description=description(__doc__))
     m.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated model names (default {DEFAULT_MODELS})")
     m.add_argument("--datasets", default="ring8,grid25,stacked-mnist")
     m.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")

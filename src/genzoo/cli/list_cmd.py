@@ -1,14 +1,16 @@
-"""`genzoo list`: model families, models (with their likelihood type) and data sets, as tables."""
+"""`genzoo list`: model families, models (likelihood type, data kinds accepted) and data sets, as tables."""
 
 from __future__ import annotations
 
 import re
 
+from genzoo.cli.text import description
+
 _SENTENCE_END = re.compile(r"(?<=\.)(?<!\bal\.)(?<!e\.g\.)(?<!i\.e\.)\s+(?=[A-Z`(])")  # not after "et al."
 
 
 def register(sub) -> None:
-    p = sub.add_parser("list", help="list model families, models and data sets", description=__doc__.splitlines()[0])
+    p = sub.add_parser("list", help="list model families, models and data sets", description=description(__doc__))
     p.add_argument("what", nargs="?", choices=("all", "models", "data"), default="all")
     p.set_defaults(func=run)
 
@@ -28,23 +30,40 @@ def summary(doc: str | None, width: int = 80) -> str:
     return para[: width - 3].rsplit(" ", 1)[0].rstrip(" ,;:(") + "..."
 
 
-def run(args) -> int:
-    from genzoo.models import families, get_class
-    from genzoo.train.run import data_names
+def _tables() -> tuple[list[dict], list[str]]:
+    """The catalog, plus whatever a running program registered beyond it: models in an already imported registry
+    and data sets of an already imported genzoo.data (neither is imported here: no torch for `genzoo list`)."""
+    import sys
 
+    from genzoo.catalog import DATA, MODELS
+
+    models, data = list(MODELS), list(DATA)
+    reg = sys.modules.get("genzoo.models.registry")
+    if reg is not None:
+        known = {m["name"] for m in models}
+        for name, cls in sorted(reg._REGISTRY.items()):
+            if name not in known:
+                models.append({"name": name, "family": cls.family, "likelihood": cls.likelihood,
+                               "data_kinds": list(cls.data_kinds), "description": summary(cls.__doc__)})
+    if "genzoo.data" in sys.modules:
+        from genzoo.train.run import data_names
+
+        data = data_names()
+    return models, data
+
+
+def run(args) -> int:
+    """Print the tables from `genzoo.catalog` (no torch import: `genzoo list` starts in a fraction of a second)."""
+    models, data = _tables()
     if args.what in ("all", "models"):
-        rows = []
-        for fam, names in sorted(families().items()):
-            for n in names:
-                cls = get_class(n)
-                rows.append([fam, n, cls.likelihood, summary(cls.__doc__)])
+        rows = [[m["family"], m["name"], m["likelihood"], ", ".join(m["data_kinds"]), m["description"]]
+                for m in sorted(models, key=lambda m: (m["family"], m["name"]))]
         print(f"Models ({len(rows)}):")
-        print(table(rows, ["family", "model", "likelihood", "description"]) if rows else "  (none registered)")
+        print(table(rows, ["family", "model", "likelihood", "data", "description"]) if rows else "  (none registered)")
     if args.what in ("all", "data"):
         if args.what == "all":
             print()
-        names = data_names()
-        print(f"Data sets ({len(names)}):")
-        print(table([[n] for n in names], ["name"]) if names else "  (none found)")
-        print("  (or a path: a folder of images or a .npy file)")
+        print(f"Data sets ({len(data)}):")
+        print(table([[n] for n in data], ["name"]) if data else "  (none found)")
+        print("  (or a path: a folder of images, a .npy file, or a .csv / .tsv table of points)")
     return 0

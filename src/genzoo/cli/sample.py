@@ -8,11 +8,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from genzoo.cli.text import description
 from genzoo.errors import ConfigError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sample", help="draw samples from a trained run", description=__doc__.splitlines()[0])
+    p = sub.add_parser("sample", help="draw samples from a trained run", description=description(__doc__))
     p.add_argument("run", help="run folder written by `genzoo train`")
     p.add_argument("-n", "--num", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--out", help="output file (default RUN/samples/sample.png; .txt for text)")

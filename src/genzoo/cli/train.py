@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from genzoo.cli.text import description
 from genzoo.errors import ConfigError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a model on a data set", description=__doc__.splitlines()[0],
+    p = sub.add_parser("train", help="train a model on a data set", description=description(__doc__),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", nargs="?", help="registered model name (see `genzoo list`); read from the run with "
                                             "--resume")
@@ -102,14 +103,16 @@ def _resume(args) -> int:
 
 
 def _summary(trainer, out: Path) -> None:
+    """The end-of-run line, every number with its unit (the model's `loss_units`; NLL in nats per example)."""
     last = [h for h in trainer.history if "step" in h and not any(k.startswith("eval/") for k in h)]
     ev = [h for h in trainer.history if "eval/nll" in h or any(k.startswith("eval/") for k in h)]
+    lu = getattr(trainer.model, "loss_units", "")
     parts = []
     if last:
-        parts += [f"{k}={v:.4g}" for k, v in last[-1].items() if k.endswith("/loss")]
+        parts += [f"{k}={v:.4g}" + (f" {lu}" if lu else "") for k, v in last[-1].items() if k.endswith("/loss")]
     if ev:
-        for k in ("eval/nll", "eval/bpd"):
+        for k, u in (("eval/nll", "nats/example"), ("eval/bpd", "bits/dim")):
             if k in ev[-1]:
-                parts.append(f"{k}={ev[-1][k]:.4g}")
+                parts.append(f"{k}={ev[-1][k]:.4g} {u}")
     print(f"done: step {trainer.step}  " + "  ".join(parts))
     print(f"run folder: {out}  (model/, checkpoints/, metrics.jsonl, loss.png, samples/)")

@@ -132,6 +132,7 @@ class GenerativeModel(nn.Module):
     - `capabilities`: the names of CAPABILITIES it implements.
     - `sample_options` / `log_prob_options`: the extra keyword arguments of `sample` and `log_prob`
       (e.g. ("k", "generator", "chunk")); callers pass only declared ones.
+    - `loss_units`: the unit of the "loss" part, named in reports and end-of-run lines.
     - `eval_needs_grad`: evaluation losses run under torch.no_grad() unless this is True (e.g. a model whose
       loss samples with gradients of the input).
     """
@@ -146,6 +147,8 @@ class GenerativeModel(nn.Module):
     sample_options: ClassVar[tuple[str, ...]] = ()
     log_prob_options: ClassVar[tuple[str, ...]] = ()
     eval_needs_grad: ClassVar[bool] = False
+    # unit of the "loss" part for reports, e.g. "nats/example" or "nats/dim" ("" when it has none, as a GAN's)
+    loss_units: ClassVar[str] = ""
     # Training defaults the Trainer applies under the user's settings, e.g. {"lr": 2e-4, "betas": (0.5, 0.999)}
     # or per player {"optim": {"discriminator": {"lr": 4e-4}}}. Keys are TrainConfig fields.
     train_defaults: ClassVar[dict[str, Any]] = {}

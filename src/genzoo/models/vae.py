@@ -192,6 +192,7 @@ class VAE(GenerativeModel):
     capabilities = frozenset({"encode", "decode", "reconstruct", "latent"})
     log_prob_options = ("k", "generator", "chunk")
     train_defaults = {"lr": 1e-3}
+    loss_units = "nats/example"
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)

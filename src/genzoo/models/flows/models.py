@@ -115,6 +115,7 @@ class FlowModel(GenerativeModel):
     sample_options = ("temperature", "generator")
     log_prob_options = ("generator",)
     train_defaults = {"lr": 1e-3}
+    loss_units = "nats/dim"
 
     def __init__(self, config: FlowConfig):
         super().__init__(config)
