@@ -37,6 +37,15 @@ class DivergenceError(GenzooError, FloatingPointError):
     """Training produced a NaN/inf loss or gradient."""
 
 
+class TrainingInterrupted(GenzooError):
+    """`Trainer.fit` stopped on SIGINT / SIGTERM after finishing its step; `checkpoint` is where the run was saved
+    (None without a run folder). The CLI exits with 128 + `signum` (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, signum: int, step: int, checkpoint=None):
+        super().__init__(message)
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+
+
 class LikelihoodError(GenzooError, NotImplementedError):
     """`log_prob` was asked of a model that has no tractable likelihood (likelihood = "none")."""
 

@@ -17,12 +17,20 @@ if TYPE_CHECKING:  # torch is imported on first use, so importing this module st
     from torch import Tensor
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` atomically: a temp file in the same folder, fsync, then rename."""
+    """Write `data` to `path` atomically: a temp file in the same folder, fsync, then rename. The file gets the
+    permissions any program's new file gets, 0o666 & ~umask (0644 under umask 022; mkstemp alone gives 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, TrainingInterrupted
 
 # Modules under genzoo.cli, each with register(subparsers) adding its sub-command(s) and handlers that
 # take the parsed args and return an exit code.
@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
+    except TrainingInterrupted as e:
+        print(f"genzoo {args.command}: {e}", file=sys.stderr)
+        return 128 + int(e.signum)
     except GenzooError as e:
         print(f"genzoo {args.command}: error: {e}", file=sys.stderr)
         return 2

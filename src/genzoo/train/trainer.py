@@ -259,7 +259,7 @@ class Trainer:
             if cfg.on_nan == "rollback" and ckpt.latest_checkpoint(self.ckpt_dir) is None:
                 self.save_checkpoint()
         bar = self._progress(end)
-        with self._deterministic():
+        with self._deterministic(), self._stop_on_signals() as stop:
             t_last = time.perf_counter()
             while self.step < end:
                 try:
@@ -271,10 +271,14 @@ class Trainer:
                         bar.refresh()
                         t_last = time.perf_counter()
                         continue
+                    kept = self._keep_diverged()
+                    note = f"; last finite state kept in {kept}" if kept else ""
                     if cfg.on_nan == "rollback":
                         raise DivergenceError(
-                            f"{e} (after {self.rollbacks} rollbacks, max_rollbacks reached)"
+                            f"{e} (after {self.rollbacks} rollbacks, max_rollbacks reached){note}"
                         ) from None
+                    if kept:
+                        raise DivergenceError(f"{e}{note}") from None
                     raise
                 now = time.perf_counter()
                 self.elapsed += now - t_last
@@ -297,6 +301,8 @@ class Trainer:
                     self.plot()
                 if self.out_dir is not None and cfg.ckpt_every and s % cfg.ckpt_every == 0 and s != end:
                     self.save_checkpoint()
+                if stop and self.step < end:
+                    self._interrupted(stop[0], bar)
                 t_last = time.perf_counter()
         bar.close()
         if self.step >= cfg.steps:
@@ -310,6 +316,60 @@ class Trainer:
                 self.save_model(self.out_dir / "model")
             self.plot()
         return self.history
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self):
+        """SIGINT / SIGTERM set a flag (the list yielded) that the loop reads after the current step; a second
+        signal aborts at once (KeyboardInterrupt; checkpoints are written atomically, so the last one survives).
+        Handlers are installed only in the main thread and restored on exit."""
+        import signal
+        import threading
+
+        stop: list[int] = []
+        if threading.current_thread() is not threading.main_thread():
+            yield stop
+            return
+
+        def handler(signum, frame):
+            if stop:
+                raise KeyboardInterrupt
+            stop.append(signum)
+            print(f"\ngenzoo: {signal.Signals(signum).name} received: stopping after the current step and saving "
+                  "(press Ctrl-C again to abort at once)", file=sys.stderr)
+
+        old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield stop
+        finally:
+            for sig, h in old.items():
+                signal.signal(sig, h)
+
+    def _interrupted(self, signum: int, bar) -> None:
+        """Save the run (when it has a folder) and raise TrainingInterrupted."""
+        from genzoo.errors import TrainingInterrupted
+
+        bar.close()
+        path = None
+        if self.out_dir is not None:
+            path = self.save_checkpoint()
+            self.plot()
+            msg = (f"interrupted at step {self.step} of {self.config.steps}; checkpoint {path}; resume with: "
+                   f"genzoo train --resume --out {self.out_dir}")
+        else:
+            msg = f"interrupted at step {self.step} of {self.config.steps} (no run folder: nothing saved)"
+        raise TrainingInterrupted(msg, signum, self.step, path)
+
+    def _keep_diverged(self) -> Path | None:
+        """After a divergence, the current (still finite) state as a checkpoint in RUN/diverged/ for inspection;
+        None without a run folder or when the weights are not finite. RUN/checkpoints/ is left as it was, so
+        `--resume` starts from the last regular checkpoint."""
+        if self.out_dir is None:
+            return None
+        tensors, meta = self.state()
+        if any(k.startswith(("model/", "ema/")) and v.is_floating_point() and not torch.isfinite(v).all()
+               for k, v in tensors.items()):
+            return None
+        return ckpt.save_checkpoint(self.out_dir / "diverged", self.step, tensors, meta, keep_last=1)
 
     def _progress(self, end: int):
         from tqdm.auto import tqdm
