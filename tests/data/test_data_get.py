@@ -142,15 +142,15 @@ def test_user_image_folder(tmp_path):
     for i, a in enumerate(imgs):
         _write_png(folder / f"{i:02d}.png", a)
     (folder / "notes.txt").write_text("ignored")
-    ds = get(str(folder))
+    ds = get(str(folder), holdout=0)
     assert ds.kind == "image" and ds.x.shape == (5, 1, 12, 10) and ds.y is None and ds.x.dtype == torch.float32
     assert torch.allclose(ds.x[:, 0] * 255, torch.from_numpy(imgs).float())  # lossless PNG, k / 255
     assert len(get(folder, "train", holdout=0.2)) == 4 and len(get(folder, "test", holdout=0.2)) == 1
-    with pytest.raises(DataError, match="has no test split; pass holdout"):
-        get(str(folder), "test")
+    with pytest.raises(DataError, match="no test split with holdout=0"):
+        get(str(folder), "test", holdout=0)
     # RGB images make a 3-channel set; a size mismatch names the file
     _write_png(folder / "05.png", rng.integers(0, 256, (12, 10, 3)).astype(np.uint8))
-    assert get(str(folder)).x.shape == (6, 3, 12, 10)
+    assert get(str(folder), holdout=0).x.shape == (6, 3, 12, 10)
     _write_png(folder / "06.png", np.zeros((8, 8), np.uint8))
     with pytest.raises(DataError, match=r"06.png: image is 8x8, expected 10x12"):
         get(str(folder))
@@ -164,7 +164,7 @@ def test_user_class_folders_and_bad_image(tmp_path):
         (tmp_path / c).mkdir()
         for i in range(n):
             _write_png(tmp_path / c / f"{i}.png", np.full((4, 4, 3), 40 * i, np.uint8))
-    ds = get(str(tmp_path))
+    ds = get(str(tmp_path), holdout=0)
     assert ds.x.shape == (5, 3, 4, 4) and ds.y.tolist() == [0, 0, 1, 1, 1]
     assert ds.meta["classes"] == ["cat", "dog"] and ds.meta["num_classes"] == 2
     (tmp_path / "dog" / "9.png").write_bytes(b"not a png")
@@ -175,12 +175,12 @@ def test_user_class_folders_and_bad_image(tmp_path):
 def test_user_arrays(tmp_path):
     pts = np.random.default_rng(0).standard_normal((50, 3))
     np.save(tmp_path / "pts.npy", pts)
-    ds = get(str(tmp_path / "pts.npy"))
+    ds = get(str(tmp_path / "pts.npy"), holdout=0)
     assert ds.kind == "points" and ds.x.shape == (50, 3) and ds.x.dtype == torch.float32
     assert np.allclose(ds.x.numpy(), pts, atol=1e-6)
     imgs = np.random.default_rng(1).integers(0, 256, (7, 6, 6, 3)).astype(np.uint8)  # NHWC uint8
     np.savez(tmp_path / "imgs.npz", x=imgs, y=np.arange(7))
-    ds = get(tmp_path / "imgs.npz")
+    ds = get(tmp_path / "imgs.npz", holdout=0)
     assert ds.kind == "image" and ds.x.shape == (7, 3, 6, 6) and ds.y.tolist() == list(range(7))
     assert torch.allclose(ds.x * 255, torch.from_numpy(imgs).permute(0, 3, 1, 2).float())
     np.save(tmp_path / "bad.npy", np.full((4, 2), np.nan))

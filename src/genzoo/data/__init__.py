@@ -11,6 +11,7 @@ docs/data.md describes every set, transform and formula.
 from genzoo.data.datasets import ArrayDataset, DataInfo, get, get_info, names
 from genzoo.data.idx import read_checksums, read_idx, sha256_file, verify_checksum, write_idx
 from genzoo.data.mnist import load_digits, load_mnist, stacked_mnist
+from genzoo.data.tabular import Table, load_table
 from genzoo.data.text import CharVocab, TextData, load_text
 from genzoo.data.toy import ToyModes, toy2d, toy2d_entropy, toy2d_log_prob, toy2d_modes, toy2d_names
 from genzoo.data.transforms import (
@@ -31,6 +32,7 @@ __all__ = [
     "CharVocab",
     "DataInfo",
     "TextData",
+    "Table",
     "ToyModes",
     "affine",
     "binarize",
@@ -43,6 +45,7 @@ __all__ = [
     "load_digits",
     "load_images",
     "load_mnist",
+    "load_table",
     "load_text",
     "logit_transform",
     "names",

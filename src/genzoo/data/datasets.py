@@ -2,11 +2,13 @@
 
 Conventions: images float32 in [0, 1] (= uint8 / 255), shape (N, C, H, W); points float32 (N, D); text an int64
 1-D stream of character ids with ``meta["vocab"]``. A name that is not a built-in data set but a filesystem path
-(a folder of images, a ``.npy`` / ``.npz`` array, a ``.txt`` file) loads the user's data the same way.
+(a folder of images, a ``.npy`` / ``.npz`` array, a ``.csv`` / ``.tsv`` table, a ``.txt`` file) loads the user's
+data the same way, with a seeded 10% held out as the "test" split.
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ import torch
 from torch import Tensor
 
 from genzoo.data import mnist as _mnist
+from genzoo.data import tabular as _tabular
 from genzoo.data import text as _text
 from genzoo.data import toy as _toy
 from genzoo.data import user as _user
@@ -27,6 +30,8 @@ TOY_SIZES = {"train": 20_000, "test": 5_000}
 STACKED_SEEDS = {"train": 0, "test": 1}
 STACKED_SIZES = {"train": 8_000, "test": 2_000}
 DIGITS_SPLIT_SEED = 0
+USER_HOLDOUT = 0.1  # fraction of user data held out as "test" unless the folder has train/ and test/
+USER_OPTIONS = ("holdout", "seed", "label")
 # data sets that are not shipped but read through get("mnist", root=...) (normalised name -> proper name)
 MNIST_FORMAT_SETS = {"fashionmnist": "Fashion-MNIST", "fmnist": "Fashion-MNIST", "kmnist": "KMNIST",
                      "kuzushijimnist": "KMNIST", "fullmnist": "full MNIST"}
@@ -114,7 +119,7 @@ def get_info(name: str) -> DataInfo:
 
 def _looks_like_path(name: str) -> bool:
     return (os.sep in name or "/" in name or name.startswith(("~", ".")) or
-            Path(name).suffix.lower() in (".npy", ".npz", ".txt") or Path(name).exists())
+            Path(name).suffix.lower() in (".npy", ".npz", ".csv", ".tsv", ".txt") or Path(name).exists())
 
 
 def _check_options(name: str, kw: dict, allowed: tuple[str, ...] = ()) -> None:
@@ -154,12 +159,13 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
       stacked-mnist  n (8,000 / 2,000), seed (0 / 1), root
       digits         (none) - a seeded 80/20 split of the 1,797 images
       shakespeare    path (another UTF-8 text file), train_frac (0.9)
-      a path         folder of images, .npy/.npz, or .txt; holdout (fraction held out as "test", default 0:
-                     "train" is then everything and "test" an error unless the folder has train/ and test/)
+      a path         folder of images, .npy/.npz, .csv/.tsv table, or .txt; holdout (fraction held out as "test",
+                     default 0.1; 0: "train" is everything), seed (of the held-out permutation, 0),
+                     label (.csv/.tsv: the label column's name or 0-based number)
     """
     split = canonical_split(split)
     if isinstance(name, os.PathLike):
-        _check_options(str(name), kw, ("holdout", "seed"))
+        _check_options(str(name), kw, USER_OPTIONS)
         return _user_data(Path(name), split, **kw)
     if not isinstance(name, str):
         raise ConfigError(f"data set name must be a string or a path, got {type(name).__name__}")
@@ -193,7 +199,7 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
         train_frac = kw.pop("train_frac", 0.9)
         return _text_data(name, _text.load_text(path, train_frac=train_frac), split)
     if _looks_like_path(name):
-        _check_options(name, kw, ("holdout", "seed"))
+        _check_options(name, kw, USER_OPTIONS)
         return _user_data(Path(name), split, **kw)
     key = name.lower().replace("-", "").replace("_", "")
     if key in MNIST_FORMAT_SETS:
@@ -210,13 +216,34 @@ def _text_data(name: str, td: _text.TextData, split: str) -> ArrayDataset:
                                                   "source": td.source})
 
 
-def _user_data(path: Path, split: str, holdout: float = 0.0, seed: int = 0) -> ArrayDataset:
+def _check_user_options(path: Path, holdout: Any, seed: Any, label: Any) -> float | None:
+    if holdout is not None:
+        if isinstance(holdout, bool) or not isinstance(holdout, numbers.Real) or not 0.0 <= float(holdout) < 1.0:
+            raise ConfigError(f"{path}: holdout must lie in [0, 1) (the fraction held out as the test split), "
+                              f"got {holdout!r}")
+        holdout = float(holdout)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ConfigError(f"{path}: seed (of the held-out split) must be an integer, got {seed!r}")
+    suffix = path.suffix.lower()
+    if label is not None and (path.is_dir() or suffix not in _tabular.DELIMITERS):
+        where = "sub-folder names" if path.is_dir() else ("array 'y' of a .npz file" if suffix in (".npy", ".npz")
+                                                          else "nothing")
+        raise ConfigError(f"{path}: label names a column of a .csv/.tsv table; here labels come from {where}")
+    return holdout
+
+
+def _user_data(path: Path, split: str, holdout: float | None = None, seed: int = 0,
+               label: str | int | None = None) -> ArrayDataset:
+    """User data; `holdout` (default USER_HOLDOUT) of a permutation seeded by `seed` is the "test" split."""
     path = path.expanduser()
     if not path.exists():
-        raise DataError(f"{path}: no such file or folder; expected a folder of PNG/JPEG images, a .npy/.npz array or "
-                        f"a .txt file (or a built-in data set: {', '.join(_INFO)})")
+        raise DataError(f"{path}: no such file or folder; expected a folder of PNG/JPEG images, a .npy/.npz array, a "
+                        f".csv/.tsv table or a .txt file (or a built-in data set: {', '.join(_INFO)})")
+    holdout = _check_user_options(path, holdout, seed, label)
     name = str(path)
-    if path.is_dir() and (path / "train").is_dir() and holdout == 0.0:
+    if path.is_dir() and (path / "train").is_dir():
+        if holdout:
+            raise ConfigError(f"{path}: the folder has its own train/ and test/ split; holdout does not apply")
         sub = path / ("train" if split == "train" else "test")
         if not sub.is_dir():
             sub = path / "val"
@@ -231,32 +258,42 @@ def _user_data(path: Path, split: str, holdout: float = 0.0, seed: int = 0) -> A
         if holdout:
             raise ConfigError(f"{path}: text is split by train_frac; holdout does not apply")
         return _text_data(name, _text.load_text(path), split)
+    meta: dict[str, Any] = {}
     if path.is_dir():
         x, y, classes = _user.load_images(path)
         kind = "image"
-        meta: dict[str, Any] = {"n_bins": 256}
+        meta["n_bins"] = 256
         if classes:
             meta.update(num_classes=len(classes), classes=classes)
     elif path.suffix.lower() in (".npy", ".npz"):
         x, y, kind = _user.load_array(path)
-        meta = {"n_bins": 256} if kind == "image" else {}
+        if kind == "image":
+            meta["n_bins"] = 256
         if y is not None:
             meta["num_classes"] = int(y.max()) + 1 if len(y) else 0
+    elif path.suffix.lower() in _tabular.DELIMITERS:
+        table = _tabular.load_table(path, label=label)
+        x, y, kind = table.x, table.y, "points"
+        if table.columns is not None:
+            meta["columns"] = table.columns
+        if y is not None:
+            meta.update(label=table.label, num_classes=table.num_classes)
+            if table.classes is not None:
+                meta["classes"] = table.classes
     else:
-        raise DataError(f"{path}: unsupported file type {path.suffix!r}; expected a folder of images, .npy, .npz or "
-                        f".txt")
-    meta.update(split=split, source=str(path))
-    if not 0.0 <= holdout < 1.0:
-        raise ConfigError(f"{path}: holdout must lie in [0, 1), got {holdout}")
+        raise DataError(f"{path}: unsupported file type {path.suffix!r}; expected a folder of images, .npy, .npz, "
+                        f".csv, .tsv or .txt")
+    holdout = USER_HOLDOUT if holdout is None else holdout
+    meta.update(split=split, source=str(path), holdout=holdout, seed=int(seed))
     if holdout == 0.0:
         if split != "train":
-            raise DataError(f"{path}: user data has no test split; pass holdout=0.1 (a seeded random 10%) or use a "
-                            f"folder with train/ and test/ sub-folders")
+            raise DataError(f"{path}: no test split with holdout=0; hold out a seeded fraction with holdout=0.1 "
+                            f"(CLI: --set data.holdout=0.1)")
         return ArrayDataset(x, y, name, kind, meta)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(int(seed)))
-    n_test = max(1, int(round(holdout * len(x))))
+    n_test = max(1, int(holdout * len(x) + 0.5))  # round half up, at least one example
     if n_test >= len(x):
-        raise DataError(f"{path}: {len(x)} examples are too few to hold out {holdout:.0%}")
+        raise DataError(f"{path}: {len(x)} examples are too few to hold out {holdout:.0%} as the test split; use "
+                        f"holdout=0 to train on all of them (CLI: --set data.holdout=0)")
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(int(seed)))
     idx = perm[n_test:] if split == "train" else perm[:n_test]
-    meta.update(holdout=holdout, seed=seed)
     return ArrayDataset(x[idx].contiguous(), None if y is None else y[idx].contiguous(), name, kind, meta)

@@ -1,4 +1,4 @@
-"""User data: a folder of PNG/JPEG images, or a ``.npy`` / ``.npz`` array file.
+"""User data: a folder of PNG/JPEG images, or a ``.npy`` / ``.npz`` array file (tables: genzoo.data.tabular).
 
 Images come back as float32 (N, C, H, W) in [0, 1] (8-bit pixels / 255; 16-bit PNG / 65535), C = 1 when every
 image is grayscale and 3 otherwise (alpha is dropped). A folder whose images sit in sub-folders (``cat/``,
@@ -91,6 +91,15 @@ def load_images(folder: str | os.PathLike) -> tuple[Tensor, Tensor | None, list[
 
 def _as_array_data(x: np.ndarray, where: str) -> tuple[Tensor, str]:
     """(tensor, kind) of a user array: uint8 / [0, 1] images (N, H, W), (N, C, H, W) or (N, H, W, C); points (N, D)."""
+    if x.dtype.kind == "c":
+        raise DataError(f"{where}: complex values (dtype {x.dtype}); expected real numbers (save x.real, or "
+                        f"np.stack([x.real, x.imag], -1) to keep both parts)")
+    if x.dtype.kind in "US":
+        raise DataError(f"{where}: holds strings (dtype {x.dtype}); expected numbers (a table with a column of class "
+                        f"names loads from a .csv file with label=<column name>)")
+    if x.dtype.names:
+        raise DataError(f"{where}: a structured array with fields {', '.join(x.dtype.names)}; expected a plain "
+                        f"numeric array (np.stack the fields into columns)")
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
         raise DataError(f"{where}: expected a numeric array, got dtype {x.dtype}")
     if x.ndim < 2:
@@ -123,25 +132,32 @@ def load_array(path: str | os.PathLike) -> tuple[Tensor, Tensor | None, str]:
     """(x, y or None, kind) from a ``.npy`` file (the data) or a ``.npz`` file (array ``x``, optional labels ``y``).
 
     (N, D) float -> points; (N, H, W), (N, C, H, W) or (N, H, W, C) uint8 or floats in [0, 1] -> images in [0, 1].
-    Loaded with ``allow_pickle=False``.
+    Loaded with ``allow_pickle=False``; complex, string, structured and object arrays are rejected.
     """
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"{path}: no such file; expected a .npy or .npz array file")
+    y = None
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded:
+                if "x" not in loaded.files:
+                    raise DataError(f"{path}: .npz file has arrays {loaded.files}; expected 'x' (and optionally 'y')")
+                x = loaded["x"]
+                if "y" in loaded.files:
+                    y = loaded["y"]
+        else:
+            x = loaded
+    except DataError:
+        raise
+    except ValueError as e:
+        if "Object arrays" in str(e):  # numpy refuses an array of dtype object without unpickling
+            raise DataError(f"{path}: holds Python objects (dtype object), which are not loaded (unpickling runs "
+                            f"code); expected a numeric array") from None
         raise DataError(f"{path}: cannot read as a NumPy array file ({e})") from None
-    y = None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        with loaded:
-            if "x" not in loaded.files:
-                raise DataError(f"{path}: .npz file has arrays {loaded.files}; expected 'x' (and optionally 'y')")
-            x = loaded["x"]
-            if "y" in loaded.files:
-                y = loaded["y"]
-    else:
-        x = loaded
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: cannot read as a NumPy array file ({e})") from None
     xt, kind = _as_array_data(x, str(path))
     yt = None
     if y is not None:
