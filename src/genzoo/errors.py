@@ -33,6 +33,10 @@ class CheckpointError(GenzooError, OSError):
     """A missing, corrupt or incompatible checkpoint or saved model."""
 
 
+class OutputError(GenzooError, OSError):
+    """An output path that cannot be written (a read-only place, a file where a folder should be, ...)."""
+
+
 class DivergenceError(GenzooError, FloatingPointError):
     """Training produced a NaN/inf loss or gradient."""
 

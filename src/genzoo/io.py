@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from genzoo.errors import CheckpointError
+from genzoo.errors import CheckpointError, OutputError
 
 if TYPE_CHECKING:  # torch is imported on first use, so importing this module stays cheap
     from torch import Tensor
@@ -27,8 +27,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` atomically: a temp file in the same folder, fsync, then rename. The file gets the
     permissions any program's new file gets, 0o666 & ~umask (0644 under umask 022; mkstemp alone gives 0600)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise OutputError(f"{path}: cannot write a file there: it is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except FileExistsError:
+        parent = next((q for q in path.parents if q.exists() and not q.is_dir()), path.parent)
+        raise OutputError(f"{path}: cannot write: {parent} is a file, not a folder") from None
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:

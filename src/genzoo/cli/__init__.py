@@ -18,8 +18,9 @@ COMMANDS = ("list_cmd", "train", "sample", "evaluate", "info", "demo", "lab")
 
 def build_parser() -> argparse.ArgumentParser:
     import genzoo
+    from genzoo.cli.text import one_line_parser_class
 
-    parser = argparse.ArgumentParser(
+    parser = one_line_parser_class()(
         prog="genzoo", description="Deep generative models under one API, with verified mathematics."
     )
     parser.add_argument("--version", action="version", version=f"genzoo {genzoo.__version__}")
@@ -34,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version (0) or a one-line usage error (2): the code is the return value
+        return e.code if isinstance(e.code, int) else 0
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

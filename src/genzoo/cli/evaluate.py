@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from genzoo.cli.text import description
+from genzoo.cli.text import description, positive_int
 from genzoo.errors import ConfigError
 
 
@@ -18,9 +18,10 @@ def register(sub) -> None:
                        description=description(__doc__))
     p.add_argument("run", help="run folder written by `genzoo train`")
     p.add_argument("--split", default="test", help="data split (default test)")
-    p.add_argument("--k", type=int, help="importance samples for models whose likelihood is a bound (e.g. 5000)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--max-examples", type=int, help="evaluate on the first N examples only")
+    p.add_argument("--k", type=positive_int,
+                   help="importance samples for models whose likelihood is a bound (e.g. 5000)")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--max-examples", type=positive_int, help="evaluate on the first N examples only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", action="store_true", help="use the latest checkpoint instead of model/")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

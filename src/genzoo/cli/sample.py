@@ -8,14 +8,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from genzoo.cli.text import description
+from genzoo.cli.text import description, positive_int
 from genzoo.errors import ConfigError
 
 
 def register(sub) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run", description=description(__doc__))
     p.add_argument("run", help="run folder written by `genzoo train`")
-    p.add_argument("-n", "--num", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("-n", "--num", type=positive_int, default=64, help="number of samples (default 64)")
     p.add_argument("--out", help="output file (default RUN/samples/sample.png; .txt for text)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--label", type=int, help="class label for a conditional model (default: cycle 0, 1, ...)")
@@ -37,6 +37,8 @@ def run(args) -> int:
     kind = doc["run"].get("kind", "points")
     cond = None
     k = int(getattr(model.config, "num_classes", 0) or 0)
+    if args.label is not None and not k:
+        raise ConfigError(f"--label {args.label}: {model.name} in {args.run} is unconditional (num_classes = 0)")
     if k:
         if args.label is not None and not 0 <= args.label < k:
             raise ConfigError(f"--label must lie in [0, {k}), got {args.label}")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genzoo.cli.text import description
+from genzoo.cli.text import description, positive_int
 from genzoo.errors import ConfigError
 
 
@@ -24,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one setting, e.g. --set model.latent_dim=8 --set train.lr=1e-3 (repeatable)")
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA)")
-    p.add_argument("--steps", type=int, help="number of training steps (overrides train.steps)")
+    p.add_argument("--steps", type=positive_int, help="number of training steps (overrides train.steps)")
     p.add_argument("--seed", type=int, help="random seed (overrides train.seed)")
     p.add_argument("--device", help="cpu | cuda | auto (overrides train.device)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -88,8 +88,13 @@ def _resume(args) -> int:
     train = get_data(data_name, "train", **data_opts)
     test = load_eval_data(data_name, data_opts)
     over = _overrides(args)
-    over.pop("seed", None)
+    if over.pop("seed", None) is not None:
+        raise ConfigError("--seed cannot change a resumed run (its random state continues from the checkpoint); "
+                          "drop --seed, or start a new run with another --out")
     trainer = Trainer.resume(out, train, eval_data=test, **over)
+    if trainer.step >= trainer.config.steps:
+        raise ConfigError(f"{out} is at step {trainer.step} of {trainer.config.steps}: nothing to resume; to train "
+                          f"further pass --steps N with N > {trainer.step}")
     print(f"genzoo train: resuming {run_sec['model']} at step {trainer.step} of {trainer.config.steps} -> {out}",
           file=sys.stderr)
     if over.get("steps") is not None:

@@ -11,6 +11,7 @@ Per-player settings live in `optim: {player: {key: value}}` and override the glo
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -113,6 +114,11 @@ class TrainConfig:
         self.__post_init__()
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            for item in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(item, float) and not math.isfinite(item):
+                    raise ConfigError(f"TrainConfig.{f.name} must be a finite number, got {v}")
         for name in ("steps", "batch_size", "grad_accum", "log_every", "n_samples", "eval_batches", "keep_last"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
@@ -140,6 +146,11 @@ class TrainConfig:
             str(p): build_config(PlayerOptim, o, where=f"TrainConfig.optim.{p}") if isinstance(o, Mapping) else o
             for p, o in self.optim.items()
         }
+        for p, o in self.optim.items():
+            for k, v in (dataclasses.asdict(o).items() if isinstance(o, PlayerOptim) else ()):
+                for item in (v if isinstance(v, tuple) else (v,)):
+                    if isinstance(item, float) and not (math.isfinite(item) and item >= 0):
+                        raise ConfigError(f"TrainConfig.optim.{p}.{k} must be a finite number >= 0, got {v}")
         for p, o in self.optim.items():
             if not isinstance(o, PlayerOptim):
                 raise ConfigError(f"TrainConfig.optim.{p}: expected a mapping of {', '.join(PLAYER_KEYS)}")

@@ -149,8 +149,13 @@ def save_text(lines: Sequence[str], path: str | os.PathLike) -> Path:
 
 def save_samples(samples: Tensor, path: str | os.PathLike, kind: str, reference: Tensor | None = None,
                  meta: dict[str, Any] | None = None, title: str | None = None) -> Path:
-    """Save samples the way their data kind is looked at: image grid, scatter plot, or a text file."""
+    """Save samples the way their data kind is looked at: image grid, scatter plot (PNG), or a text file (.txt)."""
     path = Path(path)
+    is_text = kind == "text" or (kind != "image" and samples.dim() != 4 and not samples.is_floating_point())
+    if not is_text and path.suffix.lower() != ".png":
+        from genzoo.errors import ConfigError
+
+        raise ConfigError(f"{path}: genzoo writes sample pictures as PNG; use a .png name (text samples: .txt)")
     if kind == "image" or (kind != "text" and samples.dim() == 4):
         return save_image_grid(samples, path, title=title)
     if kind == "text" or not samples.is_floating_point():

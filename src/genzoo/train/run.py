@@ -145,6 +145,18 @@ def is_conditional(model_cls) -> bool:
     return bool(model_cls.conditional)
 
 
+def check_data_kind(model_name: str, kind: str, data_name: str = "data") -> None:
+    """DataError naming the data kind and the models that take it when `model_name` does not (its `data_kinds`)."""
+    from genzoo.models import available, get_class
+
+    if kind in get_class(model_name).data_kinds:
+        return
+    takers = [n for n in available() if kind in get_class(n).data_kinds]
+    who = f"models that take it: {', '.join(takers)}" if takers else f"no model takes {kind} data yet"
+    raise DataError(f'{data_name} is {kind} data, which model "{model_name}" does not take '
+                    f"(it takes {' or '.join(get_class(model_name).data_kinds)} data); {who}")
+
+
 def fill_model_config(model_name: str, model_cfg: dict[str, Any], ds, data_name: str = "data") -> dict[str, Any]:
     """`data_shape` (and `num_classes` for conditional models) from the data set; a conflicting user value is
     a DataError naming both shapes."""
@@ -234,12 +246,15 @@ def start_run(model_name: str, data_name: str, doc: Mapping[str, Any], out: str 
 
     get_class(model_name)  # unknown model: nearest name suggested, before any data is loaded
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; the run folder must be a folder (choose another --out)")
     if (out / "checkpoints").is_dir() and any((out / "checkpoints").iterdir()):
         raise ConfigError(f"{out} already holds a run: continue it with --resume, or choose another --out")
     data_opts = {k: v for k, v in dict(doc.get("data", {})).items() if k != "name"}
     train_cfg = make_train_config(dict(doc.get("train", {})), **dict(overrides or {}))
     train = get_data(str(data_name), "train", **data_opts)
     test = load_eval_data(str(data_name), data_opts)
+    check_data_kind(model_name, data_kind(train), str(data_name))
     model_cfg = fill_model_config(model_name, dict(doc.get("model", {})), train, str(data_name))
     seed_everything(train_cfg.seed)
     model = create(model_name, **model_cfg)

@@ -1,0 +1,56 @@
+"""Every bad input a user met by hand gets one line on stderr and exit code 2 (docs/reliability.md lists them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from genzoo.cli import main
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bad") / "run"
+    assert main(["train", "realnvp", "--data", "ring8", "--steps", "3", "--out", str(out), "--no-progress",
+                 "--set", "model.n_blocks=2", "--set", "train.batch_size=16"]) == 0
+    return out
+
+
+def one_line_error(capsys, argv, *needles):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", ".nan"])
+def test_non_finite_learning_rate(capsys, tmp_path, value):
+    one_line_error(capsys, ["train", "realnvp", "--data", "ring8", "--steps", "2", "--out", str(tmp_path / "r"),
+                            "--no-progress", "--set", f"train.lr={value}"], "TrainConfig.lr", "finite")
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_non_positive_sizes(capsys, tmp_path, value):
+    one_line_error(capsys, ["train", "realnvp", "--data", "ring8", "--steps", "2", "--out", str(tmp_path / "r"),
+                            "--no-progress", "--set", f"model.n_blocks={value}"], "n_blocks")
+
+
+@pytest.mark.parametrize("argv_tail,needle", [
+    (["evaluate", "{run}", "--batch-size", "0"], "--batch-size"),
+    (["evaluate", "{run}", "--max-examples", "-1"], "--max-examples"),
+    (["sample", "{run}", "-n", "0"], "-n/--num"),
+    (["sample", "{run}", "--label", "3"], "unconditional"),
+    (["sample", "{run}", "--out", "/proc/x.png"], "/proc/x.png"),
+    (["sample", "{run}", "--out", "{run}/config.yaml/x.png"], "is a file"),
+    (["sample", "{run}", "--out", "{tmp}/s.xyz"], "PNG"),
+    (["train", "--resume", "--out", "{run}", "--steps", "2"], "nothing to resume"),
+    (["train", "--resume", "--out", "{run}", "--steps", "9", "--seed", "4"], "--seed"),
+    (["train", "realnvp", "--data", "ring8", "--out", "{run}/config.yaml"], "is a file"),
+    (["train", "vae", "--data", "shakespeare", "--out", "{tmp}/t"], "text data"),
+    (["train", "realnvp", "--data", "ring8", "--steps", "abc"], "--steps"),
+])
+def test_one_line(capsys, run, tmp_path, argv_tail, needle):
+    argv = [a.format(run=run, tmp=tmp_path) for a in argv_tail]
+    one_line_error(capsys, argv, needle)
