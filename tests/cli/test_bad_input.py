@@ -54,3 +54,23 @@ def test_non_positive_sizes(capsys, tmp_path, value):
 def test_one_line(capsys, run, tmp_path, argv_tail, needle):
     argv = [a.format(run=run, tmp=tmp_path) for a in argv_tail]
     one_line_error(capsys, argv, needle)
+
+
+def test_model_folder_naming_another_model(capsys, run, tmp_path):
+    import json
+    import shutil
+
+    from genzoo.errors import CheckpointError
+    from genzoo.models import load
+
+    other = tmp_path / "mixed"
+    shutil.copytree(run, other)
+    cfg = other / "model" / "config.json"
+    meta = json.loads(cfg.read_text())
+    meta["model"] = "glow"
+    cfg.write_text(json.dumps(meta))
+    err = one_line_error(capsys, ["sample", str(other), "--out", str(tmp_path / "s.png")], '"glow"', '"realnvp"')
+    assert "Did you mean" not in err
+    with pytest.raises(CheckpointError, match='does not fit model "glow"') as e:
+        load(other / "model")
+    assert "Did you mean" not in str(e.value)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from genzoo.config import build_config
-from genzoo.errors import CheckpointError, unknown_name
+from genzoo.errors import CheckpointError, ConfigError, unknown_name
 from genzoo.io import load_tensors
 from genzoo.models.base import GenerativeModel, read_model_meta
 
@@ -89,7 +89,11 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> G
     """Load a model saved by `model.save(path)`: JSON config + safetensors weights, never pickle."""
     path = Path(path)
     meta = read_model_meta(path)
-    model = create(meta["model"], **meta["config"])
+    try:
+        model = create(meta["model"], **meta["config"])
+    except ConfigError as e:  # a config of another model, or an edited one: say which file, no nearest-key hint
+        raise CheckpointError(f'{path / "config.json"}: its config does not fit model "{meta["model"]}" '
+                              f"({str(e).split('. Did you mean')[0].split(' Valid keys')[0]})") from None
     state = load_tensors(path / "model.safetensors")
     try:
         model.load_state_dict(state, strict=True)

@@ -203,6 +203,13 @@ def load_run_model(run_dir: str | os.PathLike, which: str = "auto", map_location
     if not run_dir.is_dir():
         raise CheckpointError(f"{run_dir}: no such run folder")
     if which in ("auto", "final") and (run_dir / "model" / "config.json").is_file():
+        from genzoo.models.base import read_model_meta
+
+        doc = read_run_config(run_dir)
+        named = read_model_meta(run_dir / "model").get("model")
+        if named != doc["run"]["model"]:
+            raise CheckpointError(f'{run_dir / "model" / "config.json"} names model "{named}", but the run '
+                                  f'(config.yaml) trained "{doc["run"]["model"]}"; the folder was edited or mixed')
         return load(run_dir / "model", map_location=map_location)
     if which == "final":
         raise CheckpointError(f"{run_dir}: no final model (model/ missing); the run may still be training")
