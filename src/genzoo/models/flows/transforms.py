@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from genzoo.nn.conv import NORMS, ConvNet  # noqa: F401  (the conditioner lived here; re-exported)
 from genzoo.nn.masked import MADE
 from genzoo.nn.mlp import mlp
+from genzoo.nn.norm import ActNormLayer
 
 
 def _sum(v: Tensor) -> Tensor:
@@ -224,7 +225,7 @@ class Flatten(Transform):
 
 
 # ---- normalisation and linear mixing ------------------------------------------------------------------------
-class ActNorm(Transform):
+class ActNorm(ActNormLayer, Transform):
     """Per-channel affine y = (x - loc) * exp(log_scale) with data-dependent initialisation (Glow, Kingma &
     Dhariwal 2018, sec. 3.1): the first forward call sets loc = mean, log_scale = -log std (per channel, over the
     batch and positions), so that batch has zero mean and unit variance per channel.
@@ -232,23 +233,9 @@ class ActNorm(Transform):
     ladj = (H * W) * sum_c log_scale_c  (1 per channel for vectors). The "initialised" flag is a registered
     buffer, so it is saved with the weights: a loaded model does not re-initialise on its first batch (the bug
     of libraries that keep the flag as a Python attribute).
+    The parameters, the buffer and `initialize` are those of `genzoo.nn.ActNormLayer` (one implementation, the
+    same state_dict keys); this class adds the log-determinant and the inverse.
     """
-
-    def __init__(self, channels: int, eps: float = 1e-6):
-        super().__init__()
-        self.loc = nn.Parameter(torch.zeros(channels))
-        self.log_scale = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-        self.register_buffer("initialized", torch.tensor(0, dtype=torch.uint8))
-
-    @torch.no_grad()
-    def initialize(self, x: Tensor) -> None:
-        dims = [d for d in range(x.dim()) if d != 1]
-        mean = x.mean(dims)
-        std = x.std(dims, unbiased=False)
-        self.loc.data.copy_(mean)
-        self.log_scale.data.copy_(-torch.log(std + self.eps))
-        self.initialized.fill_(1)
 
     def _ladj(self, x: Tensor) -> Tensor:
         return (self.log_scale.sum() * _spatial(x)).expand(x.shape[0])
