@@ -113,3 +113,21 @@ def test_cli_signal_saves_and_resumes(tmp_path, sig, code):
     assert r.returncode == 0, r.stderr
     last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert max(rec.get("step", 0) for rec in last) == step + 3
+
+
+def test_second_signal_aborts_at_once_and_keeps_the_last_checkpoint(tmp_path):
+    def kill_twice(trainer, rec):
+        if trainer.step == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    t = Trainer(gauss(), toy_data(), TrainConfig(steps=12, ckpt_every=2, **BASE), out_dir=tmp_path,
+                callbacks=[kill_twice])
+    with pytest.raises(KeyboardInterrupt):
+        t.fit()
+    (step, path), *_ = reversed(list_checkpoints(tmp_path / "checkpoints"))
+    assert step == 4  # nothing written after the abort
+    tensors, meta = load_checkpoint(path)
+    assert meta["step"] == 4 and all(torch.isfinite(v).all() for v in tensors.values() if v.is_floating_point())
+    assert not list((tmp_path / "checkpoints").glob(".tmp-*"))
+    Trainer.resume(tmp_path, toy_data(), model=gauss()).fit()
