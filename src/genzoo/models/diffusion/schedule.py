@@ -95,7 +95,8 @@ class NoiseSchedule:
         # abar_{k-1}, with abar_{-1} := 1 at the first step (the previous "noisy" sample is the data itself)
         self.alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
         self.sqrt_alphas_cumprod = self.alphas_cumprod.sqrt()
-        self.sqrt_one_minus_alphas_cumprod = (1.0 - self.alphas_cumprod).sqrt()
+        self.one_minus_alphas_cumprod = 1.0 - self.alphas_cumprod
+        self.sqrt_one_minus_alphas_cumprod = self.one_minus_alphas_cumprod.sqrt()
         self.snr = self.alphas_cumprod / (1.0 - self.alphas_cumprod)
         self.log_snr = torch.log(self.snr)
         den = 1.0 - self.alphas_cumprod
@@ -107,6 +108,10 @@ class NoiseSchedule:
         self.posterior_mean_coef2 = (1.0 - self.alphas_cumprod_prev) * self.alphas.sqrt() / den
         # Ho's "fixed large" variance sigma_k^2 = beta_k, with beta_tilde_1 at k = 0 (improved-diffusion)
         self.log_betas_clipped = torch.log(torch.cat([first.view(1), betas[1:]]))
+        self.log_betas = torch.log(betas)
+        # continuous time: log abar on the grid j / T (0 at t = 0) and beta(t) = -T log alpha_k on each interval
+        self.grid_log_abar = torch.cat([torch.zeros(1, dtype=torch.float64), self.log_alphas_cumprod])
+        self.beta_rates = -self.T * torch.log(self.alphas)
 
     # ---- constructors ------------------------------------------------------------------------------------------
     @classmethod
@@ -145,16 +150,23 @@ class NoiseSchedule:
             k = k.expand(x.shape[0])
         return k.to(x.device)
 
-    def on(self, arr: Tensor, device: torch.device) -> Tensor:
-        """`arr` (one of the schedule's float64 tables) on `device`, copied there once and cached, so the per-step
-        gathers run on the model's device without a round trip through the CPU."""
+    def on(self, arr: Tensor, device: torch.device | str) -> Tensor:
+        """`arr` on `device`. The schedule's own tables (its tensor attributes) are copied there once and cached
+        per device, so the per-step gathers run on the model's device with no round trip through the CPU; any
+        other tensor (one a caller computed) is copied and not cached (so temporaries cannot pile up). On "mps",
+        which has no float64, the copy is float32."""
+        device = torch.device(device)
         if arr.device == device:
             return arr
+        dtype = torch.float32 if device.type == "mps" and arr.dtype == torch.float64 else arr.dtype
+        name = next((n for n, v in vars(self).items() if v is arr), None)
+        if name is None:
+            return arr.to(device=device, dtype=dtype)
         cache = self.__dict__.setdefault("_device_cache", {})
-        key = (id(arr), str(device))
-        if key not in cache:
-            cache[key] = (arr, arr.to(device))  # keep arr alive so its id stays unique
-        return cache[key][1]
+        hit = cache.get((name, device))
+        if hit is None or hit[0] is not arr:  # first use on this device, or the attribute was replaced
+            hit = cache[(name, device)] = (arr, arr.to(device=device, dtype=dtype))
+        return hit[1]
 
     def extract(self, arr: Tensor, k: Tensor | int, x: Tensor) -> Tensor:
         """arr[k] as x's dtype and device, shaped to broadcast against x (k: int or (N,) long, on any device)."""
@@ -163,7 +175,7 @@ class NoiseSchedule:
     # ---- forward process ---------------------------------------------------------------------------------------
     def q_mean_var(self, x0: Tensor, k) -> tuple[Tensor, Tensor]:
         """Mean sqrt(abar_k) x_0 and variance (1 - abar_k) of q(x_k | x_0)."""
-        return self.extract(self.sqrt_alphas_cumprod, k, x0) * x0, self.extract(1.0 - self.alphas_cumprod, k, x0)
+        return self.extract(self.sqrt_alphas_cumprod, k, x0) * x0, self.extract(self.one_minus_alphas_cumprod, k, x0)
 
     def q_sample(self, x0: Tensor, k, noise: Tensor | None = None) -> Tensor:
         """x_k = sqrt(abar_k) x_0 + sqrt(1 - abar_k) eps."""
@@ -225,12 +237,12 @@ class NoiseSchedule:
 
     # ---- continuous time ---------------------------------------------------------------------------------------
     def _grid_log_abar(self) -> Tensor:
-        return torch.cat([torch.zeros(1, dtype=torch.float64), self.log_alphas_cumprod])
+        return self.grid_log_abar
 
     def log_alpha_bar_t(self, t: Tensor) -> Tensor:
         """log abar(t), t in [0, 1]: linear interpolation of (j / T, log abar_{j-1}), log abar at t = 0 is 0."""
         t = torch.as_tensor(t)
-        grid = self._grid_log_abar().to(t.device)
+        grid = self.on(self.grid_log_abar, t.device)
         u = (t.to(torch.float64) * self.T).clamp(0, self.T)
         j = u.floor().long().clamp(max=self.T - 1)
         w = u - j
@@ -239,7 +251,7 @@ class NoiseSchedule:
     def beta_t(self, t: Tensor) -> Tensor:
         """beta(t) = -d log abar(t) / dt = -T log(alpha_k) on ((k) / T, (k+1) / T]."""
         t = torch.as_tensor(t)
-        rates = (-self.T * torch.log(self.alphas)).to(t.device)
+        rates = self.on(self.beta_rates, t.device)
         k = (torch.ceil(t.to(torch.float64) * self.T) - 1).long().clamp(0, self.T - 1)
         return rates[k].to(t.dtype if t.is_floating_point() else torch.float64)
 
