@@ -115,7 +115,7 @@ class DDPM(DiffusionBase):
             return S.fixed_logvar(self.schedule, k, x, self.config.var_type)
         frac = (v + 1) / 2
         min_log = self.schedule.extract(self.schedule.posterior_log_variance_clipped, k, x)
-        max_log = self.schedule.extract(torch.log(self.schedule.betas), k, x)
+        max_log = self.schedule.extract(self.schedule.log_betas, k, x)
         return frac * max_log + (1 - frac) * min_log
 
     def denoise(self, x: Tensor, k: Tensor, y: Tensor | None = None, clip: bool | None = None) -> S.Prediction:
