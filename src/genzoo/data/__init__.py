@@ -3,7 +3,8 @@
     ds = genzoo.data.get("ring8")                 # ArrayDataset: .x (20000, 2), .y, .kind "points", .meta
     ds = genzoo.data.get("mnist", "test")         # shipped MNIST-10k, float32 (2000, 1, 28, 28) in [0, 1]
     ds = genzoo.data.get("mnist", root="~/mnist") # a folder of full MNIST / Fashion-MNIST / KMNIST IDX files
-    ds = genzoo.data.get("path/to/images/")       # user data: folder of PNG/JPEG, .npy / .npz, .txt
+    ds = genzoo.data.get("path/to/images/")       # user data: folder of PNG/JPEG, .npy / .npz, .csv / .tsv, .txt
+    ds = genzoo.data.get("pts.csv", "test", label="class")  # user data: a seeded 10% is held out as "test"
 
 docs/data.md describes every set, transform and formula.
 """

@@ -288,7 +288,7 @@ def _user_data(path: Path, split: str, holdout: float | None = None, seed: int =
     if holdout == 0.0:
         if split != "train":
             raise DataError(f"{path}: no test split with holdout=0; hold out a seeded fraction with holdout=0.1 "
-                            f"(CLI: --set data.holdout=0.1)")
+                            f"(CLI: genzoo train ... --set data.holdout=0.1)")
         return ArrayDataset(x, y, name, kind, meta)
     n_test = max(1, int(holdout * len(x) + 0.5))  # round half up, at least one example
     if n_test >= len(x):
