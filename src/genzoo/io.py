@@ -7,7 +7,7 @@ so a reader (or a crash) never sees half a file. Tensors are stored with safeten
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,28 +17,36 @@ if TYPE_CHECKING:  # torch is imported on first use, so importing this module st
     from torch import Tensor
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _create_temp(folder: Path, name: str) -> tuple[int, str]:
+    """Create and open a new temp file `folder/.NAME.XXXXXXXXXXXX.tmp` with mode 0o666: the kernel applies the
+    umask (and a folder's default ACL) exactly as for any program's new file, 0644 under umask 022. mkstemp would
+    give 0600, and reading the umask (os.umask(0), then back) would race with other threads creating files."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # a name taken (1 in 2**48): draw another
+            continue
+    raise OSError(f"no free temp file name in {folder}")
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` atomically: a temp file in the same folder, fsync, then rename. The file gets the
-    permissions any program's new file gets, 0o666 & ~umask (0644 under umask 022; mkstemp alone gives 0600)."""
+    permissions any program's new file gets, 0o666 & ~umask (0644 under umask 022); folders made on the way get
+    0o777 & ~umask (0755)."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: cannot write a file there: it is a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _create_temp(path.parent, path.name)
     except FileExistsError:
         parent = next((q for q in path.parents if q.exists() and not q.is_dir()), path.parent)
         raise OutputError(f"{path}: cannot write: {parent} is a file, not a folder") from None
     except OSError as e:
         raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

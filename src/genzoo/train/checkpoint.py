@@ -128,6 +128,7 @@ def save_checkpoint(ckpt_dir: str | os.PathLike, step: int, tensors: dict[str, T
         shutil.rmtree(stale, ignore_errors=True)
     name = checkpoint_name(step)
     tmp = ckpt_dir / f".tmp-{name}-{os.getpid()}"
+    old = ckpt_dir / f".tmp-old-{name}-{os.getpid()}"
     final = ckpt_dir / name
     try:
         tmp.mkdir()
@@ -136,20 +137,30 @@ def save_checkpoint(ckpt_dir: str | os.PathLike, step: int, tensors: dict[str, T
                     tensors_bytes=(tmp / TENSORS).stat().st_size, tensors_sha256=_sha256(tmp / TENSORS))
         atomic_write_bytes(tmp / META, json.dumps(meta, indent=1, allow_nan=True).encode())
         if final.exists():  # re-saving a step (after a rollback): swap the old one out first
-            old = ckpt_dir / f".tmp-old-{name}-{os.getpid()}"
             os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        os.replace(tmp, final)
         _fsync_dir(ckpt_dir)
-    except BaseException:
+    except BaseException:  # also KeyboardInterrupt: the previous checkpoint of this step goes back in place
+        if old.exists() and not final.exists():
+            os.replace(old, final)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    shutil.rmtree(old, ignore_errors=True)
     if keep_last:
         for _, p in list_checkpoints(ckpt_dir)[:-keep_last]:
-            shutil.rmtree(p, ignore_errors=True)
+            _remove(p)
     return final
+
+
+def _remove(folder: Path) -> None:
+    """Delete a checkpoint folder: renamed to a `.tmp-*` name first (atomic), so an interrupted delete never
+    leaves a half-emptied `step_*` folder that looks complete."""
+    doomed = folder.with_name(f".tmp-del-{folder.name}-{os.getpid()}")
+    try:
+        os.replace(folder, doomed)
+    except OSError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _fsync_dir(path: Path) -> None:

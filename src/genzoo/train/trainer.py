@@ -8,6 +8,8 @@
             check the gradient finite; clip; optimizers[player].step()
         model.on_step_end(step); schedulers step; ema.update(model)
         log / evaluate / sample / checkpoint at their intervals (counted in completed steps)
+        after a SIGINT / SIGTERM: checkpoint, raise TrainingInterrupted (train/signals.py); after a divergence: the
+        last finite state to RUN/diverged/step_K/
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import math
 import os
 import random
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -27,13 +30,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from genzoo.errors import CheckpointError, ConfigError, DataError, DivergenceError, suggest
+from genzoo.errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, suggest
 from genzoo.io import atomic_write_bytes
 from genzoo.models.base import Batch, GenerativeModel
 from genzoo.train import checkpoint as ckpt
 from genzoo.train.config import TrainConfig, apply_defaults, make_train_config
 from genzoo.train.data import BatchOrder, Data, as_data
 from genzoo.train.optim import EMA, Scheduler, build_optimizer
+from genzoo.train.signals import Abort, StopFlag, signal_name, stop_on_signals
 
 
 def seed_everything(seed: int) -> None:
@@ -259,117 +263,111 @@ class Trainer:
             if cfg.on_nan == "rollback" and ckpt.latest_checkpoint(self.ckpt_dir) is None:
                 self.save_checkpoint()
         bar = self._progress(end)
-        with self._deterministic(), self._stop_on_signals() as stop:
-            t_last = time.perf_counter()
-            while self.step < end:
-                try:
-                    logged = self._train_step()
-                except DivergenceError as e:
-                    if cfg.on_nan == "rollback" and self.rollbacks < cfg.max_rollbacks:
-                        self.rollback(str(e))
-                        bar.n = self.step
-                        bar.refresh()
-                        t_last = time.perf_counter()
-                        continue
-                    kept = self._keep_diverged()
-                    note = f"; last finite state kept in {kept}" if kept else ""
-                    if cfg.on_nan == "rollback":
-                        raise DivergenceError(
-                            f"{e} (after {self.rollbacks} rollbacks, max_rollbacks reached){note}"
-                        ) from None
-                    if kept:
-                        raise DivergenceError(f"{e}{note}") from None
-                    raise
-                now = time.perf_counter()
-                self.elapsed += now - t_last
-                t_last = now
-                for key, v in logged.items():
-                    a = self._acc.setdefault(key, [0.0, 0, 0.0])
-                    a[0] += v
-                    a[1] += 1
-                    a[2] = v
-                bar.update(1)
-                if self.last_loss is not None:
-                    bar.set_postfix(loss=f"{self.last_loss:.4g}", refresh=False)
-                s = self.step
-                if s % cfg.log_every == 0 or s == cfg.steps:
-                    self._log()
-                if self.eval_data is not None and cfg.eval_every and s % cfg.eval_every == 0 and s != cfg.steps:
+        try:
+            with stop_on_signals() as stop:  # a signal stops at the next step boundary (see train/signals.py)
+                with self._deterministic():
+                    self._loop(end, bar, stop)
+                bar.close()
+                if self.step >= cfg.steps and self.eval_data is not None:
                     self._record(self.evaluate())
-                if self.out_dir is not None and cfg.sample_every and s % cfg.sample_every == 0 and s != cfg.steps:
-                    self.save_samples()
-                    self.plot()
-                if self.out_dir is not None and cfg.ckpt_every and s % cfg.ckpt_every == 0 and s != end:
+                if self.out_dir is not None and self._last_ckpt_step != self.step:
                     self.save_checkpoint()
-                if stop and self.step < end:
-                    self._interrupted(stop[0], bar)
-                t_last = time.perf_counter()
-        bar.close()
-        if self.step >= cfg.steps:
-            if self.eval_data is not None:
-                self._record(self.evaluate())
+        except Abort as a:
+            bar.close()
+            raise self._aborted(a.signum) from None
         if self.out_dir is not None:
-            if self._last_ckpt_step != self.step:
-                self.save_checkpoint()
             if self.step >= cfg.steps:
                 self.save_samples()
                 self.save_model(self.out_dir / "model")
             self.plot()
         return self.history
 
-    @contextlib.contextmanager
-    def _stop_on_signals(self):
-        """SIGINT / SIGTERM set a flag (the list yielded) that the loop reads after the current step; a second
-        signal aborts at once (KeyboardInterrupt; checkpoints are written atomically, so the last one survives).
-        Handlers are installed only in the main thread and restored on exit."""
-        import signal
-        import threading
+    def _loop(self, end: int, bar, stop: StopFlag) -> None:
+        """The steps up to `end`, each with its log / eval / sample / checkpoint work; a divergence ends it (or
+        rolls back), a stop signal ends it after the step (`_interrupted`)."""
+        cfg = self.config
+        t_last = time.perf_counter()
+        while self.step < end:
+            try:
+                logged = self._train_step()
+            except DivergenceError as e:
+                if cfg.on_nan == "rollback" and self.rollbacks < cfg.max_rollbacks:
+                    self.rollback(str(e))
+                    bar.n = self.step
+                    bar.refresh()
+                    t_last = time.perf_counter()
+                    continue
+                if cfg.on_nan == "rollback":
+                    e = DivergenceError(f"{e} (after {self.rollbacks} rollbacks, max_rollbacks reached)")
+                raise DivergenceError(f"{e}; {self._keep_diverged(str(e))}") from None
+            now = time.perf_counter()
+            self.elapsed += now - t_last
+            t_last = now
+            for key, v in logged.items():
+                a = self._acc.setdefault(key, [0.0, 0, 0.0])
+                a[0] += v
+                a[1] += 1
+                a[2] = v
+            bar.update(1)
+            if self.last_loss is not None:
+                bar.set_postfix(loss=f"{self.last_loss:.4g}", refresh=False)
+            s = self.step
+            if s % cfg.log_every == 0 or s == cfg.steps:
+                self._log()
+            if self.eval_data is not None and cfg.eval_every and s % cfg.eval_every == 0 and s != cfg.steps:
+                self._record(self.evaluate())
+            if self.out_dir is not None and cfg.sample_every and s % cfg.sample_every == 0 and s != cfg.steps:
+                self.save_samples()
+                self.plot()
+            if self.out_dir is not None and cfg.ckpt_every and s % cfg.ckpt_every == 0 and s != end:
+                self.save_checkpoint()
+            if stop and self.step < end:
+                bar.close()
+                self._interrupted(stop.signum)
+            t_last = time.perf_counter()
 
-        stop: list[int] = []
-        if threading.current_thread() is not threading.main_thread():
-            yield stop
-            return
+    def _resume_hint(self) -> str:
+        """How to continue: the CLI command for a run folder made by `genzoo train` (it has config.yaml)."""
+        if self.out_dir is not None and (self.out_dir / "config.yaml").is_file():
+            return f"resume with: genzoo train --resume --out {shlex.quote(str(self.out_dir))}"
+        return f"resume with: Trainer.resume({str(self.out_dir)!r}, train_data)"
 
-        def handler(signum, frame):
-            if stop:
-                raise KeyboardInterrupt
-            stop.append(signum)
-            print(f"\ngenzoo: {signal.Signals(signum).name} received: stopping after the current step and saving "
-                  "(press Ctrl-C again to abort at once)", file=sys.stderr)
-
-        old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield stop
-        finally:
-            for sig, h in old.items():
-                signal.signal(sig, h)
-
-    def _interrupted(self, signum: int, bar) -> None:
-        """Save the run (when it has a folder) and raise TrainingInterrupted."""
-        from genzoo.errors import TrainingInterrupted
-
-        bar.close()
-        path = None
-        if self.out_dir is not None:
-            path = self.save_checkpoint()
-            self.plot()
-            msg = (f"interrupted at step {self.step} of {self.config.steps}; checkpoint {path}; resume with: "
-                   f"genzoo train --resume --out {self.out_dir}")
-        else:
-            msg = f"interrupted at step {self.step} of {self.config.steps} (no run folder: nothing saved)"
-        raise TrainingInterrupted(msg, signum, self.step, path)
-
-    def _keep_diverged(self) -> Path | None:
-        """After a divergence, the current (still finite) state as a checkpoint in RUN/diverged/ for inspection;
-        None without a run folder or when the weights are not finite. RUN/checkpoints/ is left as it was, so
-        `--resume` starts from the last regular checkpoint."""
+    def _interrupted(self, signum: int) -> None:
+        """After the step a signal arrived in: save the run (when it has a folder) and raise TrainingInterrupted."""
+        where = f"at step {self.step} of {self.config.steps}"
         if self.out_dir is None:
-            return None
+            raise TrainingInterrupted(f"interrupted by {signal_name(signum)} {where} (no run folder: nothing saved)",
+                                      signum, self.step, None)
+        path = self.save_checkpoint() if self._last_ckpt_step != self.step else ckpt.latest_checkpoint(self.ckpt_dir)
+        self.plot()
+        raise TrainingInterrupted(f"interrupted by {signal_name(signum)} {where}; checkpoint {path}; "
+                                  f"{self._resume_hint()}", signum, self.step, path)
+
+    def _aborted(self, signum: int) -> TrainingInterrupted:
+        """The error for a second signal: nothing more was written; name the last complete checkpoint."""
+        last = ckpt.latest_checkpoint(self.ckpt_dir) if self.out_dir is not None else None
+        if last is None:
+            kept = "no checkpoint was written" if self.out_dir is not None else "no run folder: nothing saved"
+        else:
+            kept = f"last checkpoint {last}; {self._resume_hint()}"
+        return TrainingInterrupted(f"aborted by a second {signal_name(signum)} after {self.step} of "
+                                   f"{self.config.steps} steps; {kept}", signum, self.step, last)
+
+    def _keep_diverged(self, reason: str) -> str:
+        """After a divergence: the current state, still finite (the checks run before `optimizer.step()`), as a
+        checkpoint in RUN/diverged/step_K/ for inspection (K = completed steps; `RUN/checkpoints/` is left as it
+        was, so `--resume` starts from the last regular checkpoint). Returns where the last finite state is."""
+        if self.out_dir is None:
+            return "no run folder: nothing saved"
         tensors, meta = self.state()
+        last = ckpt.latest_checkpoint(self.ckpt_dir)
         if any(k.startswith(("model/", "ema/")) and v.is_floating_point() and not torch.isfinite(v).all()
                for k, v in tensors.items()):
-            return None
-        return ckpt.save_checkpoint(self.out_dir / "diverged", self.step, tensors, meta, keep_last=1)
+            return (f"the weights are not finite (not saved); last checkpoint {last}" if last is not None
+                    else "the weights are not finite (not saved) and there is no earlier checkpoint")
+        meta["diverged"] = reason
+        path = ckpt.save_checkpoint(self.out_dir / "diverged", self.step, tensors, meta, keep_last=1)
+        return f"last finite state kept in {path}"
 
     def _progress(self, end: int):
         from tqdm.auto import tqdm
