@@ -130,8 +130,15 @@ class TrainConfig:
             raise ConfigError(
                 f"TrainConfig.batch_size ({self.batch_size}) must be a multiple of grad_accum ({self.grad_accum})"
             )
-        if self.lr < 0:
-            raise ConfigError(f"TrainConfig.lr must be >= 0, got {self.lr}")
+        for name in ("lr", "weight_decay", "l1", "min_lr_factor"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if self.momentum is not None and not 0.0 <= self.momentum < 1.0:
+            raise ConfigError(f"TrainConfig.momentum must lie in [0, 1), got {self.momentum}")
+        if self.eps <= 0:
+            raise ConfigError(f"TrainConfig.eps must be > 0, got {self.eps}")
+        if not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"TrainConfig.betas must lie in [0, 1), got {self.betas}")
         if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"TrainConfig.ema_decay must lie in [0, 1), got {self.ema_decay}")
         if not 0.0 < self.rollback_lr_factor <= 1.0:
