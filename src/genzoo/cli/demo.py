@@ -184,7 +184,8 @@ def run_job(job: DemoJob, folder: Path, quick: bool = False) -> dict[str, Any]:
                              "steps": steps, "training time (s)": round(train_s, 1)}
     last = [h for h in trainer.history if any(k.endswith("/loss") and not k.startswith("eval/") for k in h)]
     if last:
-        table.update({f"final train {k}": v for k, v in last[-1].items() if k.endswith("/loss")})
+        lu = f" ({model.loss_units})" if model.loss_units else ""  # the unit the model declares for its loss
+        table.update({f"final train {k}{lu}": v for k, v in last[-1].items() if k.endswith("/loss")})
     test = trainer.eval_data
     with trainer.eval_weights():
         table.update(_numbers(job, model, test, quick))
