@@ -13,7 +13,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union
 
-from genzoo.errors import ConfigError, suggest
+from genzoo.errors import ConfigError, _quoted, suggest
 
 
 def _type_name(tp: Any) -> str:
@@ -111,7 +111,7 @@ def build_config(cls: type, mapping: Mapping[str, Any] | None = None, *, where: 
     if unknown:
         k = unknown[0]
         raise ConfigError(
-            f'{where}: unknown key "{k}".{suggest(k, names)} Valid keys: {", ".join(sorted(names))}'
+            f'{where}: unknown key {_quoted(k)}.{suggest(k, names)} Valid keys: {", ".join(sorted(names))}'
         )
     values = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
     try:

@@ -60,9 +60,16 @@ def suggest(name: str, options: Iterable[str]) -> str:
     return f' Did you mean "{close[0]}"?' if close else ""
 
 
+def _quoted(name) -> str:
+    """A name in double quotes with control characters escaped, so the message stays one line."""
+    import json
+
+    return json.dumps(str(name), ensure_ascii=False)
+
+
 def unknown_name(kind: str, name: str, options: Iterable[str]) -> UnknownNameError:
     """The error for an unknown name, with the nearest valid one suggested and all valid ones listed."""
     options = sorted(options)
     return UnknownNameError(
-        f'unknown {kind} "{name}".{suggest(name, options)} Valid {kind}s: {", ".join(options)}'
+        f'unknown {kind} {_quoted(name)}.{suggest(name, options)} Valid {kind}s: {", ".join(options)}'
     )
