@@ -144,10 +144,15 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f'--set expects key=value, got "{item}"')
+            raise ConfigError(f"--set expects key=value, got {_quoted(item)}")
         key, raw = item.split("=", 1)
         try:
             out[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError as e:
-            raise ConfigError(f'--set {key}: cannot parse value "{raw}": {e}') from None
+        except yaml.YAMLError as e:  # PyYAML's message spans lines (context, a caret); keep the problem and column
+            mark = getattr(e, "problem_mark", None)
+            at = f" at column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(f"--set {_quoted(key)[1:-1]}: cannot parse value {_quoted(raw)}{at}: "
+                              f"{' '.join(str(problem).split())} (values are YAML: 3, 1e-3, [64, 64], null)"
+                              ) from None
     return out

@@ -50,9 +50,21 @@ def test_non_positive_sizes(capsys, tmp_path, value):
     (["train", "realnvp", "--data", "ring8", "--out", "{run}/config.yaml"], "is a file"),
     (["train", "vae", "--data", "shakespeare", "--out", "{tmp}/t"], "text data"),
     (["train", "realnvp", "--data", "ring8", "--steps", "abc"], "--steps"),
+    (["sample", "{run}", "--out", "{run}"], "is a folder"),
+    (["sample", "{run}", "-n", "10000000000000"], "not enough memory"),
+    (["sample", "{run}/config.yaml"], "is a file, not a run folder"),
+    (["train", "realnvp", "--data", "ring8", "--out", "{run}/config.yaml/sub"], "is a file, not a folder"),
+    (["train", "realnvp", "--data", "ring8", "--steps", "1", "--no-progress", "--out", "/proc/genzoo-run"],
+     "cannot make the run folder"),
+    (["train", "--resume", "--out", "{run}", "--steps", "9", "--data", "moons"], "trained on ring8"),
+    (["train", "realnvp", "--data", "ring8", "--out", "{tmp}/t", "--set", "model.seed=1"], "train setting"),
+    (["train", "realnvp", "--data", "ring8", "--out", "{tmp}/t", "--set", "train.n_blocks=1"], "model setting"),
+    (["train", "realnvp", "--data", "ring8", "--out", "{tmp}/t", "--set", "model.hidden=[1,"], "column 4"),
+    (["train", "realnvp", "--data", "ring8", "--out", "{tmp}/t", "--set", "model.act=*x"], "alias"),
+    (["train", "realnvp", "--data", "ring8", "--out", "{tmp}/t", "--set", "mo\nd.x=1"], "mo\\nd.x"),
 ])
 def test_one_line(capsys, run, tmp_path, argv_tail, needle):
-    argv = [a.format(run=run, tmp=tmp_path) for a in argv_tail]
+    argv = [a.format(run=run, tmp=tmp_path).replace("\\n", "\n") for a in argv_tail]
     one_line_error(capsys, argv, needle)
 
 
@@ -74,3 +86,21 @@ def test_model_folder_naming_another_model(capsys, run, tmp_path):
     with pytest.raises(CheckpointError, match='does not fit model "glow"') as e:
         load(other / "model")
     assert "Did you mean" not in str(e.value)
+
+
+def test_resume_checks_come_before_any_training(capsys, run, tmp_path):
+    """A resume that would do nothing, or train on other data, writes nothing to the run folder."""
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    one_line_error(capsys, ["train", "--resume", "--out", str(run), "--steps", "3"], "--steps 3", "already at step 3")
+    one_line_error(capsys, ["train", "--resume", "--out", str(run), "--data", "shakespeare"], "trained on ring8")
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+
+
+def test_bad_sample_path_is_named_before_sampling(capsys, run, tmp_path, monkeypatch):
+    import genzoo.train.run as gr
+
+    def no_load(*a, **k):  # the output check must not need the model
+        raise AssertionError("model loaded before the --out check")
+
+    monkeypatch.setattr(gr, "load_run_model", no_load)
+    one_line_error(capsys, ["sample", str(run), "--out", str(tmp_path / "s.jpg")], "PNG only")

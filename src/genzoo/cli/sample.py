@@ -26,15 +26,15 @@ def register(sub) -> None:
 def run(args) -> int:
     import torch
 
-    from genzoo.train.plots import save_samples
+    from genzoo.train.plots import check_output_file, save_samples
     from genzoo.train.run import get_data, load_run_model, read_run_config
 
-    if args.num < 1:
-        raise ConfigError(f"-n must be >= 1, got {args.num}")
     doc = read_run_config(args.run)
+    kind = doc["run"].get("kind", "points")
+    out = Path(args.out) if args.out else Path(args.run) / "samples" / "sample.png"
+    check_output_file(out, text=kind == "text")  # a bad --out is named before the model is loaded and sampled
     model = load_run_model(args.run, "checkpoint" if args.checkpoint else "auto")
     model.eval()
-    kind = doc["run"].get("kind", "points")
     cond = None
     k = int(getattr(model.config, "num_classes", 0) or 0)
     if args.label is not None and not k:
@@ -44,8 +44,14 @@ def run(args) -> int:
             raise ConfigError(f"--label must lie in [0, {k}), got {args.label}")
         cond = torch.full((args.num,), args.label) if args.label is not None else torch.arange(args.num) % k
     torch.manual_seed(args.seed)
-    with torch.no_grad():
-        s = model.sample(args.num, cond).detach().cpu()
+    try:
+        with torch.no_grad():
+            s = model.sample(args.num, cond).detach().cpu()
+    except (MemoryError, RuntimeError) as e:  # torch's allocator failure is a RuntimeError ("can't allocate")
+        if not isinstance(e, MemoryError) and "alloc" not in str(e).lower():
+            raise
+        raise ConfigError(f"-n {args.num}: not enough memory to draw {args.num} samples at once; ask for fewer "
+                          "(pictures are grids: a few hundred is plenty)") from None
     meta, ref = {}, None
     if kind in ("text", "points"):
         try:
@@ -55,7 +61,6 @@ def run(args) -> int:
         except Exception as e:  # noqa: BLE001  the plot works without the reference data
             print(f"genzoo sample: could not load data {doc['run']['data']} ({e}); plotting samples only",
                   file=sys.stderr)
-    out = Path(args.out) if args.out else Path(args.run) / "samples" / "sample.png"
     path = save_samples(s, out, kind, reference=ref, meta=meta, title=f"{model.name}: {args.num} samples")
     print(path)
     return 0

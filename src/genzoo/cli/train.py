@@ -83,18 +83,23 @@ def _resume(args) -> int:
     if args.set or args.config:
         raise ConfigError("--resume continues a run with its own config.yaml; --set/--config are not allowed "
                           "(only --steps, --device, --no-progress)")
-    data_opts = dict(doc.get("data", {}))
-    data_name = args.data or run_sec["data"]
-    train = get_data(data_name, "train", **data_opts)
-    test = load_eval_data(data_name, data_opts)
+    data_name = str(run_sec["data"])
+    if args.data and not _same_data(args.data, data_name):
+        raise ConfigError(f"--data {args.data}: {out} was trained on {data_name}, and --resume continues on the "
+                          f"run's own data; drop --data, or start a new run with another --out")
+    data_name = args.data or data_name  # the same data, perhaps named by another path to the file
     over = _overrides(args)
     if over.pop("seed", None) is not None:
         raise ConfigError("--seed cannot change a resumed run (its random state continues from the checkpoint); "
                           "drop --seed, or start a new run with another --out")
+    data_opts = dict(doc.get("data", {}))
+    train = get_data(data_name, "train", **data_opts)
+    test = load_eval_data(data_name, data_opts)
     trainer = Trainer.resume(out, train, eval_data=test, **over)
     if trainer.step >= trainer.config.steps:
-        raise ConfigError(f"{out} is at step {trainer.step} of {trainer.config.steps}: nothing to resume; to train "
-                          f"further pass --steps N with N > {trainer.step}")
+        asked = f"--steps {args.steps}" if args.steps is not None else f"train.steps = {trainer.config.steps}"
+        raise ConfigError(f"{asked}: {out} is already at step {trainer.step}, nothing to resume; to train further "
+                          f"pass --steps N with N > {trainer.step}")
     print(f"genzoo train: resuming {run_sec['model']} at step {trainer.step} of {trainer.config.steps} -> {out}",
           file=sys.stderr)
     if over.get("steps") is not None:
@@ -105,6 +110,14 @@ def _resume(args) -> int:
     trainer.fit()
     _summary(trainer, out)
     return 0
+
+
+def _same_data(given: str, trained: str) -> bool:
+    """`--data` names the run's data: the same name, or another path to the same file."""
+    if given == trained:
+        return True
+    a, b = Path(given), Path(trained)
+    return a.exists() and b.exists() and a.resolve() == b.resolve()
 
 
 def _summary(trainer, out: Path) -> None:

@@ -147,15 +147,34 @@ def save_text(lines: Sequence[str], path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+def check_output_file(path: str | os.PathLike, text: bool = False) -> Path:
+    """The file a picture (PNG) or text samples (.txt) will be written to, checked before any work is done:
+    a picture needs a .png name (text is written as NAME.txt), the path must not be a folder, and its nearest
+    existing parent must be a folder we may write in. Raises ConfigError (format) or OutputError (place)."""
+    from genzoo.errors import ConfigError, OutputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name (e.g. {path / 'samples.png'})")
+    if not text and path.suffix.lower() != ".png":
+        raise ConfigError(f"{path}: genzoo writes sample pictures as PNG only; use a .png name "
+                          "(text samples are written as .txt)")
+    if text:
+        path = path.with_suffix(".txt")
+    parent = next((q for q in path.parents if q.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise OutputError(f"{path}: cannot write: {parent} is a file, not a folder")
+    if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write: no permission to write in {parent}")
+    return path
+
+
 def save_samples(samples: Tensor, path: str | os.PathLike, kind: str, reference: Tensor | None = None,
                  meta: dict[str, Any] | None = None, title: str | None = None) -> Path:
     """Save samples the way their data kind is looked at: image grid, scatter plot (PNG), or a text file (.txt)."""
     path = Path(path)
     is_text = kind == "text" or (kind != "image" and samples.dim() != 4 and not samples.is_floating_point())
-    if not is_text and path.suffix.lower() != ".png":
-        from genzoo.errors import ConfigError
-
-        raise ConfigError(f"{path}: genzoo writes sample pictures as PNG; use a .png name (text samples: .txt)")
+    check_output_file(path, text=is_text)
     if kind == "image" or (kind != "text" and samples.dim() == 4):
         return save_image_grid(samples, path, title=title)
     if kind == "text" or not samples.is_floating_point():

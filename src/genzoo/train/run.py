@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.config import parse_set
-from genzoo.errors import CheckpointError, ConfigError, DataError, GenzooError, suggest
+from genzoo.errors import CheckpointError, ConfigError, DataError, GenzooError, OutputError, _quoted, suggest
 
 SECTIONS = ("run", "model", "train", "data")
 
@@ -62,16 +62,17 @@ def apply_sets(doc: dict[str, Any], items: list[str] | None) -> dict[str, Any]:
     """Apply `--set section.key=value` (nested keys with dots: `train.optim.discriminator.lr=4e-4`)."""
     for key, value in parse_set(items).items():
         parts = key.split(".")
+        shown = _quoted(key)[1:-1]  # control characters escaped: the message stays one line
         if len(parts) < 2 or parts[0] not in SECTIONS or not all(parts):
             sec = parts[0] if parts else key
             hint = suggest(sec, SECTIONS) if len(parts) >= 2 else ""
-            raise ConfigError(f'--set {key}: expected section.key=value with section one of '
+            raise ConfigError(f'--set {shown}: expected section.key=value with section one of '
                               f"{', '.join(SECTIONS[1:])} (e.g. train.lr=1e-3).{hint}")
         node = doc.setdefault(parts[0], {})
         for p in parts[1:-1]:
             nxt = node.setdefault(p, {})
             if not isinstance(nxt, dict):
-                raise ConfigError(f"--set {key}: {p} is not a mapping")
+                raise ConfigError(f"--set {shown}: {_quoted(p)} is not a mapping")
             node = nxt
         node[parts[-1]] = value
     return doc
@@ -182,6 +183,8 @@ def fill_model_config(model_name: str, model_cfg: dict[str, Any], ds, data_name:
 # ---- models from run folders -------------------------------------------------------------------------
 def read_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: is a file, not a run folder (give the folder genzoo train wrote)")
     if not run_dir.is_dir():
         raise CheckpointError(f"{run_dir}: no such run folder")
     path = run_dir / "config.yaml"
@@ -244,6 +247,23 @@ def load_eval_data(name: str, options: Mapping[str, Any], split: str = "test", q
         return None
 
 
+def check_misplaced_keys(model_name: str, doc: Mapping[str, Any]) -> None:
+    """A model: or train: key that is no setting of its own section but one of the other's (model.seed, train.
+    n_blocks) is a ConfigError naming the section it belongs to, rather than a near name of the wrong kind."""
+    import dataclasses
+
+    from genzoo.models import get_class
+    from genzoo.train import TrainConfig
+
+    fields = {"model": {f.name for f in dataclasses.fields(get_class(model_name).Config)},
+              "train": {f.name for f in dataclasses.fields(TrainConfig) if not f.metadata.get("internal")}}
+    for sec, other in (("model", "train"), ("train", "model")):
+        for key, value in dict(doc.get(sec) or {}).items():
+            if key not in fields[sec] and key in fields[other]:
+                raise ConfigError(f"{sec}.{_quoted(key)[1:-1]}: {key} is a {other} setting, not a {sec} one "
+                                  f"(--set {other}.{key}=..., or under {other}: in a config file)")
+
+
 def start_run(model_name: str, data_name: str, doc: Mapping[str, Any], out: str | os.PathLike,
               overrides: Mapping[str, Any] | None = None, callbacks=None):
     """Build data, model and Trainer from a run config (sections model/train/data), write `out/config.yaml`;
@@ -255,8 +275,12 @@ def start_run(model_name: str, data_name: str, doc: Mapping[str, Any], out: str 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; the run folder must be a folder (choose another --out)")
+    parent = next((q for q in out.parents if q.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise OutputError(f"--out {out}: cannot make the run folder: {parent} is a file, not a folder")
     if (out / "checkpoints").is_dir() and any((out / "checkpoints").iterdir()):
         raise ConfigError(f"{out} already holds a run: continue it with --resume, or choose another --out")
+    check_misplaced_keys(model_name, doc)
     data_opts = {k: v for k, v in dict(doc.get("data", {})).items() if k != "name"}
     train_cfg = make_train_config(dict(doc.get("train", {})), **dict(overrides or {}))
     train = get_data(str(data_name), "train", **data_opts)
@@ -266,7 +290,12 @@ def start_run(model_name: str, data_name: str, doc: Mapping[str, Any], out: str 
     seed_everything(train_cfg.seed)
     model = create(model_name, **model_cfg)
     trainer = Trainer(model, train, train_cfg, out_dir=out, eval_data=test, callbacks=callbacks)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"--out {out}: cannot make the run folder ({e.strerror or e})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out}: cannot write in the run folder (no permission)")
     write_yaml(out / "config.yaml", {
         "run": {"model": model_name, "data": str(data_name), "kind": data_kind(train)},
         "model": model.config_dict(),
