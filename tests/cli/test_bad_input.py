@@ -104,3 +104,24 @@ def test_bad_sample_path_is_named_before_sampling(capsys, run, tmp_path, monkeyp
 
     monkeypatch.setattr(gr, "load_run_model", no_load)
     one_line_error(capsys, ["sample", str(run), "--out", str(tmp_path / "s.jpg")], "PNG only")
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda m: m.update(config=[1]), "must be mappings"),
+    (lambda m: m.update(config=None), "must be mappings"),
+    (lambda m: m.update(extra_state=[1]), "must be mappings"),
+    (lambda m: m["config"].update(data_shape=[3]), "size mismatch"),
+    (lambda m: m["config"].update(seed=1), 'unknown key "seed"'),
+])
+def test_corrupt_model_config(capsys, run, tmp_path, edit, needle):
+    import json
+    import shutil
+
+    other = tmp_path / "corrupt"
+    shutil.copytree(run, other)
+    cfg = other / "model" / "config.json"
+    meta = json.loads(cfg.read_text())
+    edit(meta)
+    cfg.write_text(json.dumps(meta))
+    err = one_line_error(capsys, ["sample", str(other), "--out", str(tmp_path / "s.png")], needle)
+    assert "Did you mean" not in err

@@ -318,6 +318,8 @@ def read_model_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{cfg}: corrupt JSON ({e})") from None
     if not isinstance(meta, dict) or "model" not in meta or "config" not in meta:
         raise CheckpointError(f"{cfg}: not a genzoo model config (keys 'model' and 'config' missing)")
+    if not isinstance(meta["config"], dict) or not isinstance(meta.get("extra_state", {}), dict):
+        raise CheckpointError(f"{cfg}: corrupt model config ('config' and 'extra_state' must be mappings)")
     return meta
 
 

@@ -98,6 +98,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> G
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not match the config ({str(e).splitlines()[0]})") from None
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]  # torch: a header, then one per key
+        raise CheckpointError(f"{path}: weights do not match the config ({lines[min(1, len(lines) - 1)]})") from None
     model.load_extra_state(meta.get("extra_state", {}))
     return model.to(map_location)

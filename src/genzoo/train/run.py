@@ -221,15 +221,20 @@ def load_run_model(run_dir: str | os.PathLike, which: str = "auto", map_location
         raise CheckpointError(f"{run_dir}: holds no model/ and no checkpoint (checkpoints/step_*/)")
     tensors, meta = load_checkpoint(last)
     info = meta.get("model") or {}
-    if not info.get("name") or info.get("config") is None:
+    if not isinstance(info, dict) or not info.get("name") or not isinstance(info.get("config"), dict):
         raise CheckpointError(f"{last}: the checkpoint names no registered model")
-    model = create(info["name"], **info["config"])
+    try:
+        model = create(str(info["name"]), **info["config"])
+    except ConfigError as e:
+        raise CheckpointError(f'{last}: its model config does not fit model "{info["name"]}" '
+                              f"({str(e).split('. Did you mean')[0].split(' Valid keys')[0]})") from None
     prefix = "ema/" if any(k.startswith("ema/") for k in tensors) else "model/"
     sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
-        raise CheckpointError(f"{last}: weights do not match the model ({str(e).splitlines()[0]})") from None
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]  # torch: a header, then one per key
+        raise CheckpointError(f"{last}: weights do not match the model ({lines[min(1, len(lines) - 1)]})") from None
     model.load_extra_state(meta.get("extra_state", {}))
     return model.to(map_location)
 
