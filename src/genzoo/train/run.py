@@ -252,6 +252,21 @@ def load_eval_data(name: str, options: Mapping[str, Any], split: str = "test", q
         return None
 
 
+def build_model(model_name: str, model_cfg: Mapping[str, Any]):
+    """`genzoo.models.create`, with sizes too large to allocate (hidden=[10**10], latent_dim=10**20) turned into
+    one ConfigError; torch reports them as an allocator RuntimeError, MemoryError or an overflow TypeError."""
+    from genzoo.models import create
+
+    try:
+        return create(model_name, **dict(model_cfg))
+    except (MemoryError, RuntimeError, TypeError, OverflowError) as e:
+        text = str(e).lower()
+        if not isinstance(e, MemoryError) and "alloc" not in text and "overflow" not in text:
+            raise
+        raise ConfigError(f'model "{model_name}": its sizes are too large to build in memory '
+                          f"({type(e).__name__}); choose smaller model settings") from None
+
+
 def check_misplaced_keys(model_name: str, doc: Mapping[str, Any]) -> None:
     """A model: or train: key that is no setting of its own section but one of the other's (model.seed, train.
     n_blocks) is a ConfigError naming the section it belongs to, rather than a near name of the wrong kind."""
@@ -273,7 +288,7 @@ def start_run(model_name: str, data_name: str, doc: Mapping[str, Any], out: str 
               overrides: Mapping[str, Any] | None = None, callbacks=None):
     """Build data, model and Trainer from a run config (sections model/train/data), write `out/config.yaml`;
     returns the Trainer, ready to `fit()`. Used by `genzoo train` and `genzoo demo`."""
-    from genzoo.models import create, get_class
+    from genzoo.models import get_class
     from genzoo.train import Trainer, make_train_config, seed_everything
 
     get_class(model_name)  # unknown model: nearest name suggested, before any data is loaded
@@ -293,7 +308,7 @@ def start_run(model_name: str, data_name: str, doc: Mapping[str, Any], out: str 
     check_data_kind(model_name, data_kind(train), str(data_name))
     model_cfg = fill_model_config(model_name, dict(doc.get("model", {})), train, str(data_name))
     seed_everything(train_cfg.seed)
-    model = create(model_name, **model_cfg)
+    model = build_model(model_name, model_cfg)
     trainer = Trainer(model, train, train_cfg, out_dir=out, eval_data=test, callbacks=callbacks)
     try:
         out.mkdir(parents=True, exist_ok=True)
