@@ -126,6 +126,10 @@ class TrainConfig:
                      "eval_nll_examples"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.seed < 2**32:  # numpy's range; the batch order seeds torch with seed * 1_000_003 + epoch
+            raise ConfigError(f"TrainConfig.seed must lie in [0, 2**32), got {self.seed}")
+        if self.n_samples > 10_000:  # the run's sample pictures: a grid of more is not viewable (nor fits memory)
+            raise ConfigError(f"TrainConfig.n_samples must be <= 10000, got {self.n_samples}")
         if self.batch_size % self.grad_accum:
             raise ConfigError(
                 f"TrainConfig.batch_size ({self.batch_size}) must be a multiple of grad_accum ({self.grad_accum})"

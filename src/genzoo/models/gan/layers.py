@@ -70,7 +70,10 @@ def pack(x: Tensor, m: int) -> Tensor:
         return x
     n = x.shape[0]
     if n % m:
-        raise ValueError(f"PacGAN packing needs a batch size divisible by pack = {m}, got {n}")
+        from genzoo.errors import ConfigError  # a ValueError too: the CLI prints it as one line
+
+        raise ConfigError(f"PacGAN packing (pack = {m}) needs a batch size divisible by {m}, got {n}; "
+                          f"set train.batch_size to a multiple of {m}")
     return x.reshape(n // m, m * x.shape[1], *x.shape[2:])
 
 
