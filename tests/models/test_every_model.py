@@ -10,7 +10,7 @@ silently. Each test below runs for every entry and checks one item of the contra
 - `log_prob` is (N,) and finite where `likelihood != "none"`, LikelihoodError where it is "none";
 - save -> load gives identical tensors, identical `log_prob` and identical seeded samples; `extra_state` round-trips;
 - 4 steps -> checkpoint -> resume -> 4 more steps equals 8 straight steps bit-exactly on CPU;
-- `check_input` rejects a wrong shape and a NaN;
+- `check_input` rejects a wrong shape and a NaN (text models: a float tensor and an id outside the vocabulary);
 - the declarations (`capabilities`, `sample_options`, `log_prob_options`, `data_kinds`, `conditional`) hold.
 """
 
@@ -76,7 +76,9 @@ def make(case: str):
 def data(model, n: int = 16, seed: int = 0) -> Batch:
     g = torch.Generator().manual_seed(seed)
     shape = model.config.data_shape
-    if len(shape) == 3:  # 8-bit images in [0, 1]
+    if model.data_kinds == ("text",):  # token ids of windows (N, context)
+        x = torch.randint(0, model.config.vocab_size, (n, *shape), generator=g)
+    elif len(shape) == 3:  # 8-bit images in [0, 1]
         x = torch.randint(0, 256, (n, *shape), generator=g).float() / 255
     else:
         x = torch.randn(n, *shape, generator=g)
@@ -86,6 +88,8 @@ def data(model, n: int = 16, seed: int = 0) -> Batch:
 
 
 def in_data_range(model, s) -> bool:
+    if model.data_kinds == ("text",):
+        return bool(s.dtype == torch.int64 and s.min() >= 0 and s.max() < model.config.vocab_size)
     if len(model.config.data_shape) == 3:
         return bool(s.min() >= 0 and s.max() <= 1)
     return bool(torch.isfinite(s).all())
@@ -233,9 +237,12 @@ def test_check_input_rejects_bad_data(case):
     with pytest.raises(DataError):
         m.check_input(wrong, b.y)
     x = b.x.clone()
-    x.view(-1)[0] = float("nan")
+    x.view(-1)[0] = m.config.vocab_size if m.data_kinds == ("text",) else float("nan")  # no id / not a number
     with pytest.raises(DataError):
         m.check_input(x, b.y)
+    if m.data_kinds == ("text",):
+        with pytest.raises(DataError):
+            m.check_input(b.x.float(), b.y)
     if m.config.num_classes:
         with pytest.raises(DataError):
             m.check_input(b.x, torch.full((4,), m.config.num_classes))

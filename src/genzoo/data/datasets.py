@@ -32,6 +32,7 @@ STACKED_SIZES = {"train": 8_000, "test": 2_000}
 DIGITS_SPLIT_SEED = 0
 USER_HOLDOUT = 0.1  # fraction of user data held out as "test" unless the folder has train/ and test/
 USER_OPTIONS = ("holdout", "seed", "label")
+TEXT_OPTIONS = ("train_frac", "tokenizer")  # a user's .txt file
 # data sets that are not shipped but read through get("mnist", root=...) (normalised name -> proper name)
 MNIST_FORMAT_SETS = {"fashionmnist": "Fashion-MNIST", "fmnist": "Fashion-MNIST", "kmnist": "KMNIST",
                      "kuzushijimnist": "KMNIST", "fullmnist": "full MNIST"}
@@ -158,15 +159,15 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
       mnist          root (folder of MNIST-format IDX files; default the shipped MNIST-10k)
       stacked-mnist  n (8,000 / 2,000), seed (0 / 1), root
       digits         (none) - a seeded 80/20 split of the 1,797 images
-      shakespeare    path (another UTF-8 text file), train_frac (0.9)
-      a path         folder of images, .npy/.npz, .csv/.tsv table, or .txt; holdout (fraction held out as "test",
+      shakespeare    path (another UTF-8 text file), train_frac (0.9), tokenizer ("char" or "byte")
+      a .txt file    train_frac (0.9), tokenizer ("char" or "byte"): the first 90% of the text is train
+      a path         folder of images, .npy/.npz, .csv/.tsv table; holdout (fraction held out as "test",
                      default 0.1; 0: "train" is everything), seed (of the held-out permutation, 0),
                      label (.csv/.tsv: the label column's name or 0-based number)
     """
     split = canonical_split(split)
     if isinstance(name, os.PathLike):
-        _check_options(str(name), kw, USER_OPTIONS)
-        return _user_data(Path(name), split, **kw)
+        return _path_data(Path(name), split, kw)
     if not isinstance(name, str):
         raise ConfigError(f"data set name must be a string or a path, got {type(name).__name__}")
     if name in _toy.TOY2D_NAMES:
@@ -194,13 +195,11 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
         return ArrayDataset(x[idx].contiguous(), y[idx].contiguous(), name, "image",
                             {"n_bins": 17, "num_classes": 10, "split": split})
     if name == "shakespeare":
-        _check_options(name, kw, ("path", "train_frac"))
-        path = kw.pop("path", None)
-        train_frac = kw.pop("train_frac", 0.9)
-        return _text_data(name, _text.load_text(path, train_frac=train_frac), split)
+        _check_options(name, kw, ("path", "train_frac", "tokenizer"))
+        return _text_data(name, _text.load_text(kw.pop("path", None), train_frac=kw.pop("train_frac", 0.9),
+                                                tokenizer=kw.pop("tokenizer", "char")), split)
     if _looks_like_path(name):
-        _check_options(name, kw, USER_OPTIONS)
-        return _user_data(Path(name), split, **kw)
+        return _path_data(Path(name), split, kw)
     key = name.lower().replace("-", "").replace("_", "")
     if key in MNIST_FORMAT_SETS:
         raise UnknownNameError(
@@ -210,10 +209,23 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
     raise unknown_name("data set", name, _INFO)
 
 
+def _path_data(path: Path, split: str, kw: dict) -> ArrayDataset:
+    """User data at a path: a .txt file is a text stream (options train_frac, tokenizer), anything else goes
+    through `_user_data` (options holdout, seed, label)."""
+    if path.suffix.lower() == ".txt" and path.expanduser().is_file():
+        _check_options(str(path), kw, TEXT_OPTIONS)
+        return _text_data(str(path), _text.load_text(path.expanduser(), **kw), split)
+    _check_options(str(path), kw, USER_OPTIONS)
+    return _user_data(path, split, **kw)
+
+
 def _text_data(name: str, td: _text.TextData, split: str) -> ArrayDataset:
+    """A text stream; `meta` carries its tokeniser as the config fields of text models name it (tokenizer, chars,
+    vocab_size), so a model trained on it saves the tokeniser with its weights."""
     ids = td.train if split == "train" else td.val
-    return ArrayDataset(ids, None, name, "text", {"vocab": td.vocab, "vocab_size": len(td.vocab), "split": split,
-                                                  "source": td.source})
+    return ArrayDataset(ids, None, name, "text", {
+        "vocab": td.vocab, "vocab_size": td.vocab_size, "tokenizer": td.tokenizer, "chars": td.chars,
+        "split": split, "source": td.source})
 
 
 def _check_user_options(path: Path, holdout: Any, seed: Any, label: Any) -> float | None:
@@ -254,10 +266,6 @@ def _user_data(path: Path, split: str, holdout: float | None = None, seed: int =
         if classes:
             meta.update(num_classes=len(classes), classes=classes)
         return ArrayDataset(x, y, name, "image", meta)
-    if path.is_file() and path.suffix.lower() == ".txt":
-        if holdout:
-            raise ConfigError(f"{path}: text is split by train_frac; holdout does not apply")
-        return _text_data(name, _text.load_text(path), split)
     meta: dict[str, Any] = {}
     if path.is_dir():
         x, y, classes = _user.load_images(path)

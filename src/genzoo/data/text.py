@@ -100,23 +100,38 @@ class CharVocab(Sequence):
 
 @dataclass
 class TextData:
-    """A character stream split into train (first `train_frac`) and validation ids, with its vocabulary."""
+    """A token stream split into train (first `train_frac`) and validation ids, with its tokeniser: `vocab` is the
+    CharVocab of a character stream (None for bytes); `tokenizer` "char" or "byte" (genzoo.data.tokenizers)."""
 
     train: Tensor
     val: Tensor
-    vocab: CharVocab
+    vocab: CharVocab | None
     source: str
+    tokenizer: str = "char"
+
+    @property
+    def chars(self) -> str:
+        return "" if self.vocab is None else self.vocab.chars
+
+    @property
+    def vocab_size(self) -> int:
+        return 256 if self.vocab is None else len(self.vocab)
 
     @property
     def test(self) -> Tensor:  # the held-out split under its other name
         return self.val
 
 
-def load_text(path: str | os.PathLike | None = None, *, train_frac: float = 0.9) -> TextData:
-    """A UTF-8 text file as int64 character ids split into train (the first `train_frac` of the characters) and
-    val (the rest). `path=None` loads the shipped tiny Shakespeare, checking its SHA-256."""
-    if not 0.0 < train_frac < 1.0:
-        raise DataError(f"load_text: train_frac must lie in (0, 1), got {train_frac}")
+def load_text(path: str | os.PathLike | None = None, *, train_frac: float = 0.9, tokenizer: str = "char") -> TextData:
+    """A UTF-8 text file as int64 token ids split into train (the first `train_frac` of the tokens) and val (the
+    rest). `tokenizer`: "char" (ids of the text's sorted characters) or "byte" (its UTF-8 bytes, 256 ids).
+    `path=None` loads the shipped tiny Shakespeare, checking its SHA-256."""
+    from genzoo.errors import ConfigError
+
+    if isinstance(train_frac, bool) or not isinstance(train_frac, (int, float)) or not 0.0 < train_frac < 1.0:
+        raise DataError(f"load_text: train_frac must lie in (0, 1), got {train_frac!r}")
+    if tokenizer not in ("char", "byte"):
+        raise ConfigError(f'text data: tokenizer must be "char" or "byte", got {tokenizer!r}')
     if path is None:
         p = SHAKESPEARE
         verify_checksum(p)
@@ -130,7 +145,25 @@ def load_text(path: str | os.PathLike | None = None, *, train_frac: float = 0.9)
         raise DataError(f"{p}: not UTF-8 text ({e})") from None
     if len(text) < 2:
         raise DataError(f"{p}: text has {len(text)} characters; expected at least 2 to split train/val")
-    vocab = CharVocab.from_text(text)
-    ids = vocab.encode(text)
+    if tokenizer == "byte":
+        vocab = None
+        ids = torch.from_numpy(np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64))
+    else:
+        vocab = CharVocab.from_text(text)
+        ids = vocab.encode(text)
     cut = min(max(int(len(ids) * train_frac), 1), len(ids) - 1)
-    return TextData(ids[:cut].clone(), ids[cut:].clone(), vocab, str(p))
+    return TextData(ids[:cut].clone(), ids[cut:].clone(), vocab, str(p), tokenizer)
+
+
+def windows(ids: Tensor, length: int, stride: int = 1) -> Tensor:
+    """The (N, length) windows ids[i * stride : i * stride + length] of a 1-D stream, N = (T - length) // stride + 1:
+    a strided view, no copy (indexing a batch of rows copies only that batch). stride 1 gives every offset (the
+    training examples of a language model, as nanoGPT's random offsets); stride = length tiles the stream."""
+    if ids.dim() != 1:
+        raise DataError(f"windows: expected a 1-D token stream, got shape {tuple(ids.shape)}")
+    if length < 1 or stride < 1:
+        raise DataError(f"windows: length and stride must be >= 1, got {length} and {stride}")
+    if len(ids) < length:
+        raise DataError(f"the text has {len(ids)} tokens, fewer than the model's context of {length}; use a longer "
+                        f"text or a shorter context (model.context)")
+    return ids.unfold(0, length, stride)

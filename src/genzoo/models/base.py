@@ -10,7 +10,8 @@ A model is an `nn.Module` with
 The Trainer knows only this contract: no family-specific branches.
 
 Data convention: images arrive as float32 in [0, 1] (= uint8 / 255, shape (N, C, H, W)), points as
-float32 (N, D), text as int64 token ids; labels as int64. A model's config says how it preprocesses
+float32 (N, D), text as int64 token ids in windows (N, L) of a token stream (a text model's data_shape is (L,),
+its config has `vocab_size`); labels as int64. A model's config says how it preprocesses
 (dynamic binarization, dequantization, logit, scaling to [-1, 1]) inside `loss` and `log_prob`, and
 `sample` returns data in the same space the data set yields.
 """
@@ -60,7 +61,7 @@ class ModelConfig:
     checks that every number is finite, that every integer (and integer tuple) not named in `signed` is >= 0,
     that the fields named in `positive` are > 0, and then runs `checks()`, the family's own rules as
     (ok, message) pairs. The first failing rule raises ConfigError "<Config>: <message>". A family overrides
-    `checks` (and extends `positive`), not `__post_init__`.
+    `checks` (and extends `positive`), not `__post_init__`; a field computed from others comes from `derived()`.
     """
 
     data_shape: tuple[int, ...] = (2,)
@@ -75,8 +76,14 @@ class ModelConfig:
             v = getattr(self, f.name)
             if isinstance(v, list):
                 setattr(self, f.name, tuple(v))
+        for name, value in self.derived().items():
+            setattr(self, name, value)
         self.check(self._generic_checks())
         self.check(self.checks())
+
+    def derived(self) -> dict[str, Any]:
+        """Fields computed from others, set before validation (a sequence model: data_shape = (context,))."""
+        return {}
 
     def checks(self) -> list[tuple[bool, str]]:
         """The family's own rules: (condition that must hold, message when it does not)."""
@@ -118,6 +125,10 @@ CAPABILITIES = {
     "latent": "a latent space z ~ N(0, I) of size `latent_dim` (interpolation, manifold analysis)",
     "discriminate": "discriminate(x, condition=None) -> the discriminator's raw output per example",
     "score": "score(x, t, y=None) -> grad_x log p_t(x) at continuous times t in (0, 1], shape of x",
+    "generate": "generate(prompt, max_new_tokens, temperature=1.0, top_k=None, top_p=None) -> token ids (N, T0 + new)"
+                " continuing int64 prompts (N, T0) (T0 may be 0)",
+    "tokenizer": "tokenizer: the model's saved tokeniser (genzoo.data.tokenizers), .encode(text) -> int64 ids (T,) "
+                 "and .decode(ids) -> text",
 }
 DATA_KINDS = ("image", "points", "text")
 
@@ -266,6 +277,12 @@ class GenerativeModel(nn.Module):
             )
         if x.is_floating_point() and not torch.isfinite(x).all():
             raise DataError(f"{self.name}: input contains NaN or inf")
+        if self.data_kinds == ("text",):  # token ids of the model's vocabulary
+            v = int(self.config.vocab_size)
+            if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+                raise DataError(f"{self.name}: expected int64 token ids, got {x.dtype}")
+            if x.numel() and (x.min() < 0 or x.max() >= v):
+                raise DataError(f"{self.name}: token ids must lie in [0, {v}), got {int(x.min())}..{int(x.max())}")
         k = self.config.num_classes
         if condition is not None:
             if k == 0:

@@ -134,7 +134,12 @@ def save_density(log_prob, path: str | os.PathLike, reference: Tensor, n: int = 
 
 
 def decode_text(ids: Tensor, vocab: Any = None) -> list[str]:
-    """Token ids -> strings, through `vocab` (a string or a list of tokens) when given, else the raw ids."""
+    """Token ids -> strings, through `vocab` (a tokeniser of genzoo.data.tokenizers, a string or a list of tokens)
+    when given, else the raw ids."""
+    from genzoo.data.tokenizers import ByteTokenizer, CharTokenizer
+
+    if isinstance(vocab, (ByteTokenizer, CharTokenizer)):
+        return [vocab.decode(r) for r in ids.detach().cpu().long().reshape(len(ids), -1)]
     rows = ids.detach().cpu().long().reshape(len(ids), -1).tolist()
     if vocab is None:
         return [" ".join(map(str, r)) for r in rows]
@@ -178,7 +183,16 @@ def save_samples(samples: Tensor, path: str | os.PathLike, kind: str, reference:
     if kind == "image" or (kind != "text" and samples.dim() == 4):
         return save_image_grid(samples, path, title=title)
     if kind == "text" or not samples.is_floating_point():
-        return save_text(decode_text(samples, (meta or {}).get("vocab")), path.with_suffix(".txt"))
+        meta = meta or {}
+        vocab = meta.get("vocab")
+        if meta.get("tokenizer") in ("char", "byte"):
+            from genzoo.data.tokenizers import make_tokenizer
+
+            vocab = make_tokenizer(meta["tokenizer"], meta.get("chars", ""))
+        lines = decode_text(samples, vocab)
+        if any("\n" in line for line in lines):  # passages of text: one block each, separated by a rule
+            lines = [f"--- sample {i} ---\n{line}" for i, line in enumerate(lines)]
+        return save_text(lines, path.with_suffix(".txt"))
     if samples.dim() == 2 and samples.shape[1] <= 3:
         return save_scatter(samples, path, reference=reference, title=title)
     # other vectors: show them as one-row "images" of their values, min-max scaled

@@ -114,7 +114,7 @@ def test_feature_matching_equals_the_squared_distance_of_mean_features():
     out = m.loss(Batch(x), "generator")
     torch.manual_seed(3)
     with torch.no_grad():
-        fake = m.generate(64)
+        fake = m.fake(64)
     assert float(out["loss"].detach()) == pytest.approx(float(((x.mean(0) - fake.mean(0)) ** 2).sum()), rel=1e-5)
 
 

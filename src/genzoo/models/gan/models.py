@@ -171,7 +171,7 @@ class GAN(GenerativeModel):
             return torch.randint(0, k, (n,), device=self.device)
         return y.to(self.device).long()
 
-    def generate(self, n: int, y: Tensor | None = None) -> Tensor:
+    def fake(self, n: int, y: Tensor | None = None) -> Tensor:
         """n samples in model space ([-1, 1] for images)."""
         return self.generator(self.noise(n), self._labels(n, y))
 
@@ -240,7 +240,7 @@ class GAN(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, condition: Tensor | None = None) -> Tensor:
         """n samples G(z), z ~ N(0, I), in data space; labels by `sample_labels` (cycling 0..K-1 by default)."""
-        return self.to_data_space(self.generate(n, self.sample_labels(n, condition)))
+        return self.to_data_space(self.fake(n, self.sample_labels(n, condition)))
 
     @torch.no_grad()
     def decode(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
