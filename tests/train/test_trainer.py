@@ -374,3 +374,27 @@ def test_sample_grid_for_images(tmp_path):
     t.fit()
     assert (tmp_path / "samples" / "step_000001.png").is_file()
     assert (tmp_path / "samples" / "step_000002.png").is_file()
+
+
+def test_decay_exempt_groups_biases_norms_and_embeddings():
+    """decay_exempt: only the weight matrices of Linear / Conv layers are decayed (the GPT-2 grouping)."""
+    from torch import nn
+
+    from genzoo.train.optim import build_optimizer, decay_exempt_params
+
+    net = nn.Sequential(nn.Embedding(5, 4), nn.Linear(4, 4), nn.LayerNorm(4), nn.Conv1d(4, 4, 3))
+    exempt = decay_exempt_params(net)
+    names = {n for n, p in net.named_parameters() if id(p) in exempt}
+    assert names == {"0.weight", "1.bias", "2.weight", "2.bias", "3.bias"}
+    settings = {"optimizer": "adamw", "lr": 1.0, "weight_decay": 0.5, "eps": 1e-8, "betas": (0.9, 0.99)}
+    opt = build_optimizer(net.parameters(), settings, exempt)
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.5, 0.0]
+    assert {id(p) for p in opt.param_groups[1]["params"]} == exempt
+    # decoupled decay with a zero gradient: decayed weights shrink by lr * wd, exempt ones do not move
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    for n, p in net.named_parameters():
+        factor = 1.0 if n in names else 0.5
+        assert torch.allclose(p.detach(), before[n] * factor), n

@@ -1,5 +1,6 @@
 """`genzoo evaluate RUN [--split test] [--k 5000]`: held-out NLL and bits/dim for likelihood models, sample
-statistics otherwise. Also writes RUN/eval_SPLIT.json.
+statistics otherwise; for text models the validation loss (nats/token), bits per character and perplexity. Also
+writes RUN/eval_SPLIT.json.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--k", type=positive_int,
                    help="importance samples for models whose likelihood is a bound (e.g. 5000)")
     p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--max-examples", type=positive_int, help="evaluate on the first N examples only")
+    p.add_argument("--max-examples", type=positive_int,
+                   help="evaluate on the first N examples only (text: the first N windows of the context)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", action="store_true", help="use the latest checkpoint instead of model/")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -68,7 +70,13 @@ def evaluate_run(run_dir, split: str = "test", k: int | None = None, batch_size:
     res: dict[str, Any] = {"model": model.name, "data": doc["run"]["data"], "split": split,
                            "likelihood": model.likelihood}
     torch.manual_seed(seed)
-    if model.likelihood != "none":
+    if getattr(ds, "kind", None) == "text":
+        from genzoo.eval.text import evaluate_text
+
+        res.update(evaluate_text(model, x, batch_size=batch_size,
+                                 max_tokens=None if max_examples is None else max_examples * model.config.data_shape[0],
+                                 progress=True))
+    elif model.likelihood != "none":
         kw = {"k": k} if k is not None else {}
         res.update(evaluate_likelihood(model, (x, y), batch_size=batch_size, max_examples=max_examples,
                                        progress=True, **kw))
@@ -90,7 +98,12 @@ def run(args) -> int:
         print(json.dumps(res, indent=2))
         return 0
     print(f"{res['model']} on {res['data']} ({res['split']} split), likelihood = {res['likelihood']}")
-    if "nll" in res:
+    if "perplexity" in res:
+        print(f"  loss        {res['loss']:.4f} ± {_f(res['loss_sem'])} nats/token  ({res['tokens']:,} tokens in "
+              f"{res['windows']:,} windows of {res['context']})")
+        print(f"  bits/char   {res['bits_per_char']:.4f}  ({res['chars']:,} characters)")
+        print(f"  perplexity  {res['perplexity']:.3f}")
+    elif "nll" in res:
         what = "exact"
         if res["likelihood"] != "exact":
             what = "bound/estimate" + (f", k = {res['k']}" if "k" in res else "")

@@ -56,6 +56,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)  # adam, adamw
     eps: float = 1e-8
     weight_decay: float = 0.0
+    decay_exempt: bool = False  # weight_decay skips biases, norm parameters and embeddings (GPT-2 / nanoGPT groups)
     l1: float = 0.0  # coefficient of genzoo.math.l1_penalty(player parameters), added to the player's loss
     optim: dict[str, Any] = field(default_factory=dict)  # {player: {optimizer/lr/betas/...}}
     # schedule

@@ -68,6 +68,18 @@ def as_data(data: Any, what: str = "training data") -> Data:
     return Data(x, y, kind or infer_kind(x), meta, str(name))
 
 
+def as_windows(data: Data, shape: tuple[int, ...], stride: int | None = None) -> Data:
+    """A text stream (1-D token ids) as the examples of a sequence model of data_shape (L,): its windows of L tokens
+    (`genzoo.data.text.windows`, a strided view). `stride` 1 (training) gives every offset, nanoGPT's random
+    windows; None means L (evaluation: the stream tiled once). Other data are returned unchanged."""
+    if data.kind != "text" or data.x.dim() != 1 or len(shape) != 1:
+        return data
+    from genzoo.data.text import windows
+
+    length = int(shape[0])
+    return Data(windows(data.x, length, stride or length), data.y, data.kind, data.meta, data.name)
+
+
 def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
     g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
     return torch.randperm(n, generator=g)

@@ -12,18 +12,38 @@ from torch import Tensor, nn
 
 from genzoo.train.config import OPTIMIZERS, SCHEDULES, check_name
 
+NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, nn.RMSNorm)
 
-def build_optimizer(params: Iterable[nn.Parameter], settings: dict[str, Any]) -> torch.optim.Optimizer:
+
+def decay_exempt_params(model: nn.Module) -> set[int]:
+    """ids of the parameters weight decay should leave alone (the GPT-2 / nanoGPT grouping): every parameter of
+    fewer than 2 dimensions (biases, gains, scales), the parameters of normalisation layers, and embedding tables
+    (nn.Embedding, including a token embedding tied to an output head). Decay then shrinks only the weight
+    matrices and kernels of linear and convolutional maps."""
+    out = {id(p) for p in model.parameters() if p.dim() < 2}
+    for m in model.modules():
+        if isinstance(m, (nn.Embedding, *NORMS)):
+            out.update(id(p) for p in m.parameters(recurse=False))
+    return out
+
+
+def build_optimizer(params: Iterable[nn.Parameter], settings: dict[str, Any],
+                    exempt: set[int] | None = None) -> torch.optim.Optimizer:
     """An optimizer by name from the (effective, per-player) settings of a TrainConfig.
 
     sgd (momentum, default 0.9; nesterov), rmsprop (momentum, default 0; eps), adam and adamw (betas, eps),
     adagrad (eps).
-    weight_decay is decoupled for adamw and an L2 term in the gradient for the others (torch semantics).
+    weight_decay is decoupled for adamw and an L2 term in the gradient for the others (torch semantics). With
+    `exempt` (ids from `decay_exempt_params`), those parameters form a second group with weight_decay 0.
     """
     name = settings["optimizer"]
     check_name("optimizer", name, OPTIMIZERS)
     params = list(params)
     lr, wd, eps = settings["lr"], settings["weight_decay"], settings["eps"]
+    if exempt:
+        decayed = [p for p in params if id(p) not in exempt]
+        kept = [p for p in params if id(p) in exempt]
+        params = [g for g in ({"params": decayed}, {"params": kept, "weight_decay": 0.0}) if g["params"]]
     if name == "sgd":
         mom = 0.9 if settings["momentum"] is None else settings["momentum"]
         return torch.optim.SGD(params, lr=lr, momentum=mom, nesterov=bool(settings["nesterov"]) and mom > 0,

@@ -165,6 +165,8 @@ def fill_model_config(model_name: str, model_cfg: dict[str, Any], ds, data_name:
 
     cls = get_class(model_name)
     cfg = dict(model_cfg)
+    if data_kind(ds) == "text":
+        return fill_text_config(model_name, cfg, ds, data_name)
     shape = tuple(int(s) for s in (getattr(ds, "data_shape", None) or tuple(ds.x.shape[1:])))
     if "data_shape" in cfg and cfg["data_shape"] is not None:
         given = tuple(cfg["data_shape"]) if isinstance(cfg["data_shape"], (list, tuple)) else (cfg["data_shape"],)
@@ -177,6 +179,30 @@ def fill_model_config(model_name: str, model_cfg: dict[str, Any], ds, data_name:
         if k == 0:
             raise DataError(f'model "{model_name}" is conditional but data set {data_name} has no labels')
         cfg["num_classes"] = k
+    return cfg
+
+
+TEXT_META = ("vocab_size", "tokenizer", "chars")  # what a text data set says about its tokeniser
+
+
+def fill_text_config(model_name: str, cfg: dict[str, Any], ds, data_name: str = "data") -> dict[str, Any]:
+    """A text model's tokeniser from its data set: the config fields named in TEXT_META take the data's values
+    (the model saves them, so sampling needs no data); a user value that disagrees is a DataError. The window
+    length (data_shape) is the model's own (its context), not the data's."""
+    import dataclasses
+
+    from genzoo.models import get_class
+
+    fields = {f.name for f in dataclasses.fields(get_class(model_name).Config)}
+    meta = data_meta(ds)
+    for key in TEXT_META:
+        if key not in fields or key not in meta:
+            continue
+        if key in cfg and cfg[key] is not None and cfg[key] != meta[key]:
+            shown = "its vocabulary" if key == "chars" else f"{key} = {meta[key]!r}"
+            raise DataError(f"model.{key} = {_quoted(str(cfg[key]))} does not match data set {data_name} "
+                            f"({shown}); leave model.{key} unset to take the data's")
+        cfg[key] = meta[key]
     return cfg
 
 

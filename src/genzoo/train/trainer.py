@@ -35,8 +35,8 @@ from genzoo.io import atomic_write_bytes
 from genzoo.models.base import Batch, GenerativeModel
 from genzoo.train import checkpoint as ckpt
 from genzoo.train.config import TrainConfig, apply_defaults, make_train_config
-from genzoo.train.data import BatchOrder, Data, as_data
-from genzoo.train.optim import EMA, Scheduler, build_optimizer
+from genzoo.train.data import BatchOrder, Data, as_data, as_windows
+from genzoo.train.optim import EMA, Scheduler, build_optimizer, decay_exempt_params
 from genzoo.train.signals import Abort, StopFlag, signal_name, stop_on_signals
 
 
@@ -100,8 +100,11 @@ class Trainer:
         self.config: TrainConfig = apply_defaults(cfg, getattr(type(model), "train_defaults", None), where=name)
         cfg = self.config
         self.model = model
-        self.data: Data = as_data(train_data, "training data")
-        self.eval_data: Data | None = None if eval_data is None else as_data(eval_data, "evaluation data")
+        shape = tuple(getattr(getattr(model, "config", None), "data_shape", ()) or ())
+        # a text stream becomes windows of the model's context: every offset to train on, tiles to evaluate on
+        self.data: Data = as_windows(as_data(train_data, "training data"), shape, stride=1)
+        self.eval_data: Data | None = None if eval_data is None else as_windows(
+            as_data(eval_data, "evaluation data"), shape)
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.callbacks = list(callbacks or [])
         self.device = resolve_device(cfg.device)
@@ -125,7 +128,8 @@ class Trainer:
             if p not in self.players:
                 raise ConfigError(f'train config.optim: unknown player "{p}".{suggest(p, self.players)} '
                                   f"Players of {name}: {', '.join(self.players)}")
-        self.optimizers = {p: build_optimizer(ps, cfg.player(p)) for p, ps in self.players.items()}
+        exempt = decay_exempt_params(model) if cfg.decay_exempt else None
+        self.optimizers = {p: build_optimizer(ps, cfg.player(p), exempt) for p, ps in self.players.items()}
         self.schedulers = {p: Scheduler(o, cfg.steps, cfg.schedule, cfg.warmup_steps, cfg.min_lr_factor)
                            for p, o in self.optimizers.items()}
         self.ema = EMA(model, cfg.ema_decay) if cfg.ema_decay is not None else None
@@ -433,7 +437,8 @@ class Trainer:
         Keys are "eval/<player>/<part>", "eval/nll"... Losses run under torch.no_grad() unless the model declares
         `eval_needs_grad` (so a WGAN-GP evaluation computes no gradient penalty)."""
         cfg = self.config
-        d = self.eval_data if data is None else as_data(data, "evaluation data")
+        d = self.eval_data if data is None else as_windows(as_data(data, "evaluation data"),
+                                                           tuple(self.model.config.data_shape))
         if d is None:
             raise DataError("evaluate: no evaluation data given")
         bs = min(cfg.batch_size, len(d))
