@@ -5,7 +5,8 @@ The demo is the table `JOBS` below: one row per (model, data set, overrides, ste
 itself by adding a row. Pictures: "samples" (always possible), "reconstructions" (needs `model.reconstruct`),
 "interpolations" (needs `model.encode` and `model.decode`: decoded latent paths through
 `genzoo.analysis.interpolation_grid`), "density" (2-D likelihood models: exp(log p) on a grid, with its mass),
-"loss" (the run's loss curves). A row whose model or data set is not
+"passage" (text models with `generate` and `tokenizer`: a continuation of the job's `prompt`), "loss" (the run's
+loss curves). A row whose model or data set is not
 available is listed as skipped; a picture a model cannot make is left out.
 """
 
@@ -37,6 +38,8 @@ class DemoJob:
     eval_examples: int = 1000
     data_options: dict[str, Any] = field(default_factory=dict)
     mode_stats: bool = False  # report genzoo.eval.mode_stats of 2,500 samples (ring8, grid25, 8gaussians)
+    prompt: str = ""  # text models: the "passage" picture continues it
+    sample_seconds: bool = False  # report the time to draw the 64 pictured samples (slow samplers)
     description: str = ""
 
 
@@ -191,13 +194,36 @@ def run_job(job: DemoJob, folder: Path, quick: bool = False) -> dict[str, Any]:
         table.update(_numbers(job, model, test, quick))
         if job.mode_stats:
             table.update(_modes(trainer, job.data))
+        passages = []
         for pic in job.pictures:
             try:
+                t_pic = time.perf_counter()
+                if pic == "passage":
+                    passages.append(_passage(job, trainer))
+                    continue
                 images.append(_picture(pic, trainer, test, pics))
+                if pic == "samples" and job.sample_seconds:
+                    table["time to draw 64 samples (s)"] = round(time.perf_counter() - t_pic, 1)
             except Exception as e:  # noqa: BLE001  optional pictures: note and go on
                 print(f"genzoo demo: {job.name}: no {pic} picture ({type(e).__name__}: {e})", file=sys.stderr)
     return {"title": f"{job.name}: {job.model} on {job.data}", "text": job.description, "table": table,
-            "images": [i for i in images if i[1] is not None]}
+            "images": [i for i in images if i[1] is not None], "passages": passages}
+
+
+def _passage(job: DemoJob, trainer, tokens: int = 400) -> tuple[str, str]:
+    """A continuation of the job's prompt by a text model (temperature 0.8, top-k 40, seed 0)."""
+    import torch
+
+    from genzoo.train import isolated_rng
+
+    model = trainer.model
+    if not {"generate", "tokenizer"} <= model.capabilities:
+        raise ConfigError(f"{model.name} does not generate text")
+    prompt = model.tokenizer.encode(job.prompt)[None].to(trainer.device)
+    with isolated_rng(0, trainer.device), torch.no_grad():
+        ids = model.generate(prompt, tokens, temperature=0.8, top_k=40)
+    return (f"{tokens} generated tokens after the prompt {job.prompt!r} (temperature 0.8, top-k 40)",
+            model.tokenizer.decode(ids[0].cpu()))
 
 
 def _numbers(job: DemoJob, model, test, quick: bool) -> dict[str, Any]:
@@ -208,6 +234,13 @@ def _numbers(job: DemoJob, model, test, quick: bool) -> dict[str, Any]:
     if test is None:
         return {"evaluation": "no held-out split"}
     n = min(len(test), 200 if quick else job.eval_examples)
+    if test.kind == "text":  # windows of the model's context; the metrics of language models
+        from genzoo.eval.text import evaluate_text
+
+        r = evaluate_text(model, test.x.reshape(-1)[: n * model.config.data_shape[0]], batch_size=100)
+        return {"validation loss (nats/token)": f"{r['loss']:.4f} ± {r['loss_sem']:.4f}",
+                "bits per character": f"{r['bits_per_char']:.4f}", "perplexity": f"{r['perplexity']:.3f}",
+                "validation tokens": r["tokens"]}
     if model.likelihood != "none":
         from genzoo.eval.likelihood import evaluate_likelihood
 

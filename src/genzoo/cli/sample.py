@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from genzoo.cli.text import description, non_negative_float, positive_int, probability
-from genzoo.errors import ConfigError
+from genzoo.errors import ConfigError, DataError
 
 
 def register(sub) -> None:
@@ -108,7 +108,10 @@ def run_text(args) -> int:
                           f"{', '.join(sorted(missing))})")
     model.eval()
     tok = model.tokenizer
-    prompt = tok.encode(args.prompt or "")  # a DataError names characters outside the vocabulary
+    try:
+        prompt = tok.encode(args.prompt or "")  # a DataError names characters outside the vocabulary
+    except DataError as e:
+        raise DataError(f"--prompt: {e}") from None
     n = args.num or 1
     torch.manual_seed(args.seed)
     with torch.no_grad():

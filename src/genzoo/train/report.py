@@ -1,7 +1,8 @@
 """A one-file HTML report (PNGs embedded as base64) and a Markdown twin (PNGs linked), from report sections.
 
 A section is a dict: {"title", "text" (optional), "table": {name: value} (optional), "images": [(caption,
-path)], "error": str (optional: the section is shown as skipped/failed)}.
+path)], "passages": [(caption, text)] (optional: generated text, shown verbatim), "error": str (optional: the
+section is shown as skipped/failed)}.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ padding:0 1em;color:#222}
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #bbb}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .7em;text-align:left}
 th{background:#f3f3f3}.figs{display:flex;flex-wrap:wrap;gap:1.2em}
-figure{margin:0}figure img{max-width:480px;border:1px solid #ddd}figcaption{font-size:.9em;color:#555}
+figure{margin:0}
+pre{background:#f7f7f7;border:1px solid #ddd;padding:.6em;white-space:pre-wrap;max-width:900px}
+figure img{max-width:480px;border:1px solid #ddd}figcaption{font-size:.9em;color:#555}
 .err{color:#a00}.muted{color:#777;font-size:.9em}
 """
 
@@ -61,6 +64,9 @@ def write_report(out_dir: str | os.PathLike, title: str, sections: Sequence[Mapp
             h += [f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>" for k, v in table.items()]
             h.append("</table>")
             md += ["| quantity | value |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in table.items()] + [""]
+        for cap, text in s.get("passages", []):
+            h.append(f"<p class='muted'>{html.escape(cap)}</p><pre>{html.escape(text)}</pre>")
+            md += [f"_{cap}_", "", "```text", text, "```", ""]
         figs = [(c, Path(p)) for c, p in s.get("images", []) if p is not None and Path(p).is_file()]
         if figs:
             h.append("<div class='figs'>")
