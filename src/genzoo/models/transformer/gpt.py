@@ -86,7 +86,8 @@ class GPTConfig(ModelConfig):
     positive: ClassVar[tuple[str, ...]] = ("vocab_size", "context", "n_layer", "n_head", "n_embd")
 
     def derived(self) -> dict[str, Any]:
-        return {"data_shape": (self.context,)}
+        ok = isinstance(self.context, int) and self.context > 0  # else the rule "context must be > 0" says so
+        return {"data_shape": (self.context,)} if ok else {}
 
     def checks(self) -> list[tuple[bool, str]]:
         head = self.n_embd // self.n_head if self.n_head > 0 else 0
