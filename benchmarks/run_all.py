@@ -6,7 +6,8 @@
     python benchmarks/run_all.py --only flows-speed vae-mnist
 
 Each entry is the command recorded beside its figure in docs/results/ (the JSON/markdown each script writes).
-Speed comparisons need the optional reference libraries: `pip install -e .[bench]` (zuko, normflows, diffusers).
+Speed comparisons need the optional reference libraries: `pip install -e .[bench]` (zuko, normflows, diffusers,
+transformers).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ BENCHMARKS = [
           "RealNVP training steps/s against zuko and normflows, same architecture", ("zuko", "normflows")),
     Bench("diffusion-speed", "speed", ("benchmarks/diffusion_speed.py",),
           "UNet DDPM training step against diffusers' UNet2DModel, same architecture", ("diffusers",)),
+    Bench("gpt-speed", "speed", ("benchmarks/gpt_speed.py",),
+          "gpt training tokens/s against transformers' GPT2LMHeadModel; generation with and without the cache",
+          ("transformers",)),
     Bench("dcgan-speed", "speed", ("benchmarks/gan_dcgan_speed.py", "--out", "docs/results/gans"),
           "DCGAN through the Trainer against a plain PyTorch loop"),
     Bench("vae-mnist", "quality", ("benchmarks/vae_mnist.py", "--minutes", "30", "--model", "vae"),

@@ -32,6 +32,7 @@ PTS = (2,)
 _GAN = {"g_hidden": (8,), "d_hidden": (8,), "latent_dim": 2}
 _DIFF = {"hidden": (16,), "sample_batch": 64}
 _DIFF_IMG = {"channels": (4, 8), "num_res_blocks": 1, "sample_batch": 64}
+_GPT = {"context": 8, "n_layer": 1, "n_head": 2, "n_embd": 8}
 
 # name -> (config, data shape); the data shape is also the config's data_shape.
 TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
@@ -56,6 +57,7 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "ddim": ({**_DIFF, "timesteps": 10, "sample_steps": 3}, PTS),
     "ncsn": ({**_DIFF, "num_levels": 3, "steps_per_level": 2}, PTS),
     "score-sde": ({**_DIFF, "sample_steps": 3, "ode_tol": 1e-3}, PTS),
+    "gpt": ({**_GPT, "vocab_size": 5, "chars": "abcde"}, (8,)),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -63,6 +65,9 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
                                               "num_classes": 3}, (1, 4, 4)),
     "ddpm-image-conditional": ("ddpm", {**_DIFF_IMG, "timesteps": 10, "num_classes": 3}, IMG),
     "ddpm-exact": ("ddpm", {**_DIFF, "timesteps": 10, "likelihood_method": "exact", "ode_tol": 1e-3}, PTS),
+    "gpt-rotary-dropout": ("gpt", {**_GPT, "vocab_size": 5, "positions": "rotary", "dropout": 0.1}, (8,)),
+    "gpt-byte-untied": ("gpt", {**_GPT, "vocab_size": 256, "tokenizer": "byte", "tie_weights": False, "bias": True},
+                        (8,)),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 

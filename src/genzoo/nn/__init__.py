@@ -4,6 +4,8 @@ mlp          `mlp`, `activation`
 masked       `MaskedLinear`, `MADE` (Germain et al. 2015); `MaskedConv2d` (PixelCNN masks A / B with colour groups)
 conv         `ConvNet`, the convolutional conditioner of image couplings (RealNVP / Glow)
 attention    `AttnBlock`, residual multi-head self-attention over a feature map
+causal_attention  `CausalSelfAttention`, masked multi-head self-attention over a sequence, with a key/value cache
+rotary       `RotaryEmbedding`, `rotate` (RoPE, Su et al. 2021): positions as rotations of queries and keys
 embedding    `timestep_embedding` (sinusoidal) and `TimeEmbedding` (its MLP, plus a class embedding)
 spectral     `apply_spectral_norm` (Miyato et al. 2018) on every weight layer of a module
 norm         `group_norm` (default group count), `ActNormLayer` (data-initialised per-channel affine)
@@ -14,11 +16,13 @@ transforms).
 """
 
 from genzoo.nn.attention import AttnBlock
+from genzoo.nn.causal_attention import CausalSelfAttention
 from genzoo.nn.conv import ConvNet
 from genzoo.nn.embedding import TimeEmbedding, timestep_embedding
 from genzoo.nn.masked import MADE, MaskedConv2d, MaskedLinear, pixelcnn_mask
 from genzoo.nn.mlp import activation, mlp
 from genzoo.nn.norm import ActNormLayer, group_norm
+from genzoo.nn.rotary import RotaryEmbedding, rotate
 from genzoo.nn.spectral import apply_spectral_norm
 from genzoo.nn.unet import UNet
 
@@ -26,9 +30,11 @@ __all__ = [
     "MADE",
     "ActNormLayer",
     "AttnBlock",
+    "CausalSelfAttention",
     "ConvNet",
     "MaskedConv2d",
     "MaskedLinear",
+    "RotaryEmbedding",
     "TimeEmbedding",
     "UNet",
     "activation",
@@ -36,5 +42,6 @@ __all__ = [
     "group_norm",
     "mlp",
     "pixelcnn_mask",
+    "rotate",
     "timestep_embedding",
 ]
