@@ -186,3 +186,26 @@ def test_prompt_on_an_image_model_is_refused(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sample", str(run), "--prompt", "hi"]) == 2
     assert "generates image data, not text" in capsys.readouterr().err
+
+
+def test_gpt_end_to_end_on_a_users_text(tmp_path, text_file, capsys):
+    """The registered gpt through train / resume / sample --prompt / evaluate, with its tokeniser saved."""
+    run = tmp_path / "gpt"
+    base = ["--set", "model.context=8", "--set", "model.n_layer=1", "--set", "model.n_head=2",
+            "--set", "model.n_embd=16", "--set", "train.batch_size=8", "--set", "train.n_samples=2",
+            "--set", "train.ckpt_every=3"]
+    assert main(["train", "gpt", "--data", str(text_file), "--out", str(run), "--steps", "3", "--no-progress",
+                 *base]) == 0
+    assert main(["train", "--resume", "--out", str(run), "--steps", "6", "--no-progress"]) == 0
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["model"]["chars"] == "\n ,.abcdehirst" and cfg["train"]["decay_exempt"] is True
+    capsys.readouterr()
+    assert main(["sample", str(run), "--prompt", "the cat", "--max-new-tokens", "20", "--temperature", "0"]) == 0
+    greedy = capsys.readouterr().out
+    assert greedy.startswith("the cat") and len(greedy.rstrip("\n")) == 27
+    assert main(["sample", str(run), "--prompt", "the cat", "--max-new-tokens", "20", "--temperature", "0",
+                 "--seed", "5"]) == 0
+    assert capsys.readouterr().out == greedy  # temperature 0 is greedy: no randomness left
+    assert main(["evaluate", str(run), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert 0 < res["loss"] < math.log(14) + 0.5 and res["context"] == 8

@@ -120,6 +120,7 @@ class GPT(GenerativeModel):
     train_defaults: ClassVar[dict[str, Any]] = {
         "optimizer": "adamw", "lr": 1e-3, "betas": (0.9, 0.99), "weight_decay": 0.1, "schedule": "cosine",
         "warmup_steps": 100, "min_lr_factor": 0.1, "clip_norm": 1.0, "batch_size": 64,
+        "decay_exempt": True,  # decay weight matrices only: not biases, norms or the (tied) embedding
     }
 
     def __init__(self, config: GPTConfig):
