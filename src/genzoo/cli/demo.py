@@ -95,6 +95,16 @@ JOBS: list[DemoJob] = [
         description="DDPM (1,000 steps, eps-prediction, EMA) on 8 Gaussians with an MLP denoiser; the NLL is the "
                     "variational bound.",
     ),
+    DemoJob(
+        name="gpt-shakespeare", model="gpt", data="shakespeare",
+        model_config={"context": 64, "n_layer": 4, "n_head": 4, "n_embd": 128},
+        train_config={"batch_size": 12, "eval_every": 0, "eval_batches": 10, "n_samples": 4},
+        steps=1500, quick_steps=20,
+        pictures=("passage", "loss"), prompt="ROMEO:", eval_examples=400,
+        description="A character-level GPT (4 layers, 4 heads, width 128, context 64: nanoGPT's CPU recipe at "
+                    "fewer steps) on tiny Shakespeare; the loss is the exact log-probability of 400 validation "
+                    "windows per character.",
+    ),
 ]
 
 
