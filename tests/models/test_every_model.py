@@ -32,6 +32,8 @@ PTS = (2,)
 _GAN = {"g_hidden": (8,), "d_hidden": (8,), "latent_dim": 2}
 _DIFF = {"hidden": (16,), "sample_batch": 64}
 _DIFF_IMG = {"channels": (4, 8), "num_res_blocks": 1, "sample_batch": 64}
+_AR = {"channels": 6, "blocks": 1, "out_channels": 6}
+AR_IMG = (1, 4, 4)
 
 # name -> (config, data shape); the data shape is also the config's data_shape.
 TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
@@ -56,6 +58,9 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "ddim": ({**_DIFF, "timesteps": 10, "sample_steps": 3}, PTS),
     "ncsn": ({**_DIFF, "num_levels": 3, "steps_per_level": 2}, PTS),
     "score-sde": ({**_DIFF, "sample_steps": 3, "ode_tol": 1e-3}, PTS),
+    "made": ({"hidden": (16,), "num_masks": 3, "ensemble": 2}, AR_IMG),
+    "pixelcnn": (_AR, AR_IMG),
+    "gated-pixelcnn": (_AR, AR_IMG),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -63,6 +68,14 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
                                               "num_classes": 3}, (1, 4, 4)),
     "ddpm-image-conditional": ("ddpm", {**_DIFF_IMG, "timesteps": 10, "num_classes": 3}, IMG),
     "ddpm-exact": ("ddpm", {**_DIFF, "timesteps": 10, "likelihood_method": "exact", "ode_tol": 1e-3}, PTS),
+    "made-conditional-colour": ("made", {"hidden": (24,), "num_classes": 3, "output": "categorical", "bins": 4},
+                                (3, 3, 3)),
+    "pixelcnn-colour-logistic": ("pixelcnn", {**_AR, "output": "logistic", "mixtures": 2}, (3, 3, 3)),
+    "pixelcnn-conditional": ("pixelcnn", {**_AR, "num_classes": 3}, AR_IMG),
+    "gated-pixelcnn-conditional": ("gated-pixelcnn", {**_AR, "blocks": 2, "num_classes": 3, "output": "categorical",
+                                                     "bins": 4}, AR_IMG),
+    "gated-pixelcnn-colour-categorical": ("gated-pixelcnn", {**_AR, "blocks": 2, "output": "categorical", "bins": 8},
+                                          (3, 3, 3)),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 
