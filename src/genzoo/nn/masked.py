@@ -45,17 +45,21 @@ class MaskedLinear(nn.Linear):
 
 
 def made_degrees(features: int, hidden: Sequence[int], order: Sequence[int] | None = None,
-                 generator: torch.Generator | None = None) -> list[Tensor]:
+                 generator: torch.Generator | None = None, spread: bool = False) -> list[Tensor]:
     """Degrees of the input and hidden units: input i -> order[i] (a permutation of 1..D; default 1..D),
-    hidden unit k of every layer -> 1 + (k mod max(1, D - 1)) (deterministic, every degree used), or, with a
-    `generator`, drawn uniformly from [min degree of the layer below, max(1, D - 1)] (Germain et al. 2015, eq. 13)."""
+    hidden unit k of a layer of h units -> 1 + (k mod max(1, D - 1)) (deterministic, every degree used when
+    h >= D - 1), or with `spread` 1 + floor(k max(1, D - 1) / h) (deterministic, evenly over 1..D-1 also when
+    h < D - 1, where cycling would leave the degrees above h unused), or with a `generator` drawn uniformly from
+    [min degree of the layer below, max(1, D - 1)] (Germain et al. 2015, eq. 13)."""
     d_in = torch.arange(1, features + 1) if order is None else torch.as_tensor(list(order), dtype=torch.long)
     if sorted(d_in.tolist()) != list(range(1, features + 1)):
         raise ValueError(f"order must be a permutation of 1..{features}, got {list(d_in.tolist())}")
     degs = [d_in]
     top = max(1, features - 1)
     for h in hidden:
-        if generator is None:
+        if generator is None and spread:
+            degs.append(torch.arange(h) * top // h + 1)
+        elif generator is None:
             degs.append(torch.arange(h) % top + 1)
         else:
             low = min(int(degs[-1].min()), top)

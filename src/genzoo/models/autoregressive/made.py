@@ -10,9 +10,10 @@ inputs of lower degree only, and
 is exact (one pass). `genzoo.nn.MADE` holds the masked layers; the natural order is the raster and channel order
 t(c, i, j) = (i W + j) C + c of the other image models.
 
-Connectivity-agnostic training (sec. 4): with `num_masks` = K > 1 the model owns K orderings and connectivities, mask
-0 the natural order with deterministic hidden degrees (`natural_order`) and masks 1..K-1 a random order and random
-hidden degrees drawn from a generator seeded by (mask_seed, k), so every mask is a pure function of its index.
+Connectivity-agnostic training (sec. 4): with `num_masks` = K > 1 the model owns K orderings and connectivities:
+mask 0 the natural order with hidden degrees spread evenly over 1..D-1 (`natural_order`), masks 1..K-1 a random
+order and random hidden degrees drawn from a generator seeded by (mask_seed, k), so every mask is a pure function
+of its index.
 Training step t uses mask t mod K (t is checkpointed in `extra_state`), so a resumed run is bit-exact. Evaluation
 averages the first `ensemble` = E masks as a mixture, which is itself a normalised distribution:
 
@@ -41,7 +42,7 @@ from genzoo.nn import activation, made_degrees
 class MADEConfig(AutoregressiveConfig):
     """hidden: widths of the masked hidden layers. act: their activation. num_masks: orderings/connectivities
     cycled over training steps (1: one fixed mask). ensemble: masks averaged by log_prob and sampled from by
-    sample (<= num_masks). natural_order: mask 0 is the raster order with deterministic hidden degrees (else it
+    sample (<= num_masks). natural_order: mask 0 is the raster order with evenly spread hidden degrees (else it
     is random like the others). mask_seed: seed of the random masks."""
 
     hidden: tuple[int, ...] = (500,)
@@ -95,7 +96,7 @@ class MADEModel(AutoregressiveImageModel):
             cfg = self.config
             d = self.made.features
             if k == 0 and cfg.natural_order:
-                degs = made_degrees(d, cfg.hidden, natural_order(cfg.data_shape).tolist())
+                degs = made_degrees(d, cfg.hidden, natural_order(cfg.data_shape).tolist(), spread=True)
             else:
                 g = torch.Generator().manual_seed(1_000_003 * cfg.mask_seed + k)
                 order = (torch.randperm(d, generator=g) + 1).tolist()
