@@ -217,7 +217,7 @@ def main(argv=None) -> int:
     while trainer.step < total:
         rate = trainer.step / budget.used() if trainer.step and budget.used() > 0 else 0.0
         fit = int(budget.left() * rate) if rate else total
-        if fit <= 0:
+        if fit < max(1, total // 500):  # the budget holds no more than a sliver: stop here
             break
         trainer.fit(stop_at=min(trainer.step + fit, next(m for m in marks if m > trainer.step)))
         budget.pause()

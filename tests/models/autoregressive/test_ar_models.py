@@ -106,6 +106,19 @@ def test_pixelcnn_has_a_blind_spot_and_gated_pixelcnn_has_none():
     assert torch.all(gated[~earlier] == 0)
 
 
+@pytest.mark.parametrize("name", ["pixelcnn", "gated-pixelcnn"])
+def test_sampling_crops_to_the_reach_exactly_and_a_shorter_reach_is_caught(name):
+    m = build(name, (1, 12, 5), perturb=0.3, blocks=1, kernel=3, first_kernel=5)
+    assert m.reach == 3  # pixelcnn: 5 // 2 + 1 block x 3 // 2; gated: 5 // 2 + the shift down
+    levels = torch.randint(0, 2, (3, 1, 12, 5))
+    with torch.no_grad():
+        full = m.network(m.inputs(levels))
+        for i in range(12):
+            assert torch.allclose(m.sample_network(levels, None, i), full[:, :, :, i], atol=1e-6)
+        m.reach -= 1
+        assert not torch.allclose(m.sample_network(levels, None, 9), full[:, :, :, 9], atol=1e-6)
+
+
 def all_images(shape, bins):
     d = math.prod(shape)
     grid = torch.tensor(list(itertools.product(range(bins), repeat=d)), dtype=torch.float32)

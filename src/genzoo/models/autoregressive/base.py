@@ -140,10 +140,15 @@ class AutoregressiveImageModel(GenerativeModel):
         return {"loss": nll, "nll": nll.detach()}
 
     # ---- sampling --------------------------------------------------------------------------------------------
+    # rows above a pixel that its params can depend on (None: all); a convolutional model knows its reach
+    reach: int | None = None
+
     def sample_network(self, levels: Tensor, labels: Tensor | None, i: int) -> Tensor:
-        """The params of row i of `levels` (every earlier sub-pixel filled in): (n, C, P, W). Default: the
-        network on rows 0..i only (rows below row i do not reach it)."""
-        return self.network(self.inputs(levels[:, :, : i + 1]), labels)[:, :, :, i]
+        """The params of row i of `levels` (every earlier sub-pixel filled in): (n, C, P, W), from the network on
+        rows i - reach .. i only. Exact: no row below i reaches row i, nor any row above i - reach, so neither can
+        the zero padding that replaces them at every layer."""
+        top = 0 if self.reach is None else max(0, i - self.reach)
+        return self.network(self.inputs(levels[:, :, top : i + 1]), labels)[:, :, :, i - top]
 
     @torch.no_grad()
     def sample_levels(self, n: int, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:

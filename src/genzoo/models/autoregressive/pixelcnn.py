@@ -139,6 +139,7 @@ class PixelCNN(_ConvModel):
         self.first = MaskedConv2d(c, w, config.first_kernel, "A", channel_groups=c)
         self.res = nn.ModuleList(ResidualBlock(w, config.kernel, c) for _ in range(config.blocks))
         self._make_head(w, [w] + [w // 2] * config.blocks)
+        self.reach = config.first_kernel // 2 + config.blocks * (config.kernel // 2)
 
     def network(self, inputs: Tensor, labels: Tensor | None = None) -> Tensor:
         biases = self._biases(labels)
@@ -228,6 +229,8 @@ class GatedPixelCNN(_ConvModel):
         ks = [config.first_kernel] + [config.kernel] * (config.blocks - 1)
         self.layers = nn.ModuleList(GatedLayer(c if i == 0 else w, w, k, c, i == 0) for i, k in enumerate(ks))
         self._make_head(w, [2 * w, 2 * w] * config.blocks)
+        # the vertical stack reaches k//2 more rows per layer; the horizontal one sees it one row down
+        self.reach = config.first_kernel // 2 + (config.blocks - 1) * (config.kernel // 2) + 1
 
     def network(self, inputs: Tensor, labels: Tensor | None = None) -> Tensor:
         biases = self._biases(labels)
