@@ -33,6 +33,8 @@ _GAN = {"g_hidden": (8,), "d_hidden": (8,), "latent_dim": 2}
 _DIFF = {"hidden": (16,), "sample_batch": 64}
 _DIFF_IMG = {"channels": (4, 8), "num_res_blocks": 1, "sample_batch": 64}
 _GPT = {"context": 8, "n_layer": 1, "n_head": 2, "n_embd": 8}
+_AR = {"channels": 6, "blocks": 1, "out_channels": 6}
+AR_IMG = (1, 4, 4)
 
 # name -> (config, data shape); the data shape is also the config's data_shape.
 TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
@@ -58,6 +60,9 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "ncsn": ({**_DIFF, "num_levels": 3, "steps_per_level": 2}, PTS),
     "score-sde": ({**_DIFF, "sample_steps": 3, "ode_tol": 1e-3}, PTS),
     "gpt": ({**_GPT, "vocab_size": 5, "chars": "abcde"}, (8,)),
+    "made": ({"hidden": (16,), "num_masks": 3, "ensemble": 2}, AR_IMG),
+    "pixelcnn": (_AR, AR_IMG),
+    "gated-pixelcnn": (_AR, AR_IMG),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -68,6 +73,14 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
     "gpt-rotary-dropout": ("gpt", {**_GPT, "vocab_size": 5, "positions": "rotary", "dropout": 0.1}, (8,)),
     "gpt-byte-untied": ("gpt", {**_GPT, "vocab_size": 256, "tokenizer": "byte", "tie_weights": False, "bias": True},
                         (8,)),
+    "made-conditional-colour": ("made", {"hidden": (24,), "num_classes": 3, "output": "categorical", "bins": 4},
+                                (3, 3, 3)),
+    "pixelcnn-colour-logistic": ("pixelcnn", {**_AR, "output": "logistic", "mixtures": 2}, (3, 3, 3)),
+    "pixelcnn-conditional": ("pixelcnn", {**_AR, "num_classes": 3}, AR_IMG),
+    "gated-pixelcnn-conditional": ("gated-pixelcnn", {**_AR, "blocks": 2, "num_classes": 3, "output": "categorical",
+                                                     "bins": 4}, AR_IMG),
+    "gated-pixelcnn-colour-categorical": ("gated-pixelcnn", {**_AR, "blocks": 2, "output": "categorical", "bins": 8},
+                                          (3, 3, 3)),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 

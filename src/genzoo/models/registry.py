@@ -22,6 +22,7 @@ FAMILY_MODULES = (
     "genzoo.models.gan",
     "genzoo.models.diffusion",
     "genzoo.models.transformer",
+    "genzoo.models.autoregressive",
 )
 _loaded = False
 

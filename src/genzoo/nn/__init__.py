@@ -19,7 +19,7 @@ from genzoo.nn.attention import AttnBlock
 from genzoo.nn.causal_attention import CausalSelfAttention
 from genzoo.nn.conv import ConvNet
 from genzoo.nn.embedding import TimeEmbedding, timestep_embedding
-from genzoo.nn.masked import MADE, MaskedConv2d, MaskedLinear, pixelcnn_mask
+from genzoo.nn.masked import MADE, MaskedConv2d, MaskedLinear, made_degrees, made_masks, pixelcnn_mask
 from genzoo.nn.mlp import activation, mlp
 from genzoo.nn.norm import ActNormLayer, group_norm
 from genzoo.nn.rotary import RotaryEmbedding, rotate
@@ -40,6 +40,8 @@ __all__ = [
     "activation",
     "apply_spectral_norm",
     "group_norm",
+    "made_degrees",
+    "made_masks",
     "mlp",
     "pixelcnn_mask",
     "rotate",
