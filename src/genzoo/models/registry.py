@@ -21,6 +21,7 @@ FAMILY_MODULES = (
     "genzoo.models.flows",
     "genzoo.models.gan",
     "genzoo.models.diffusion",
+    "genzoo.models.autoregressive",
 )
 _loaded = False
 

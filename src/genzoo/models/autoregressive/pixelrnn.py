@@ -1,0 +1,337 @@
+"""PixelRNN: `pixelrnn` (Row LSTM) and `pixelrnn-diag` (Diagonal BiLSTM), van den Oord et al. 2016, "Pixel
+Recurrent Neural Networks", sec. 3.1-3.4 (see docs/models/autoregressive.md).
+
+An image x of C x H x W sub-pixels is generated in raster order, and within a pixel channel by channel (R, G, B):
+
+    p(x) = prod_{r, c} prod_{k < C} p(x_{r,c,k} | x_{<(r,c)}, x_{r,c,<k})                            (eq. 1-2)
+
+Every layer is causal in that order. The network is the paper's (Table 1):
+    7 x 7 convolution, mask A (a pixel never sees itself; colour group k sees groups < k)
+    L residual blocks of a Row LSTM or a Diagonal BiLSTM layer (sec. 3.3), 2h features -> h -> 2h
+    ReLU, 1 x 1 convolution mask B, ReLU, 1 x 1 convolution mask B to C * P output parameters (sec. 3.4)
+
+An LSTM layer (sec. 3.1, 3.2) computes its four gates from an input-to-state convolution K^is of the layer's
+input x and a state-to-state convolution K^ss of the previous hidden state (one row, or one column, at a time):
+
+    [o, f, i, g] = [sigma, sigma, sigma, tanh](K^ss * h_prev + K^is * x)
+    c = f . c_prev + i . g,   h = o . tanh(c)                                                          (eq. 3)
+
+Row LSTM: rows are processed top to bottom. K^is is a 1 x k convolution along the row, masked (mask B: the
+pixels left of the centre and, at the centre, colour groups <= the output's); K^ss is a 1-D convolution of width k
+over the previous row's h. h at (r, c) therefore sees the layer's input at (r, c - k//2 .. c) and, d rows up, at
+columns c - (d + 1) (k//2) .. c + d (k//2): a triangle above the pixel that misses the rest of the context.
+
+Diagonal BiLSTM: the input map is skewed (row r shifted right by r, width W + H - 1), so that the diagonals of the
+image become columns. A column-by-column LSTM whose K^is is a masked 1 x 1 convolution and whose K^ss is a 2 x 1
+convolution over the previous column (rows r - 1 and r of the skewed map: in the image, the pixel above and the
+pixel to the left) sees every pixel above-left. The same LSTM on the horizontally mirrored map covers every
+pixel above-right; its output is shifted down one row before the two are added, so that its own row (which holds
+later pixels) is never seen. Unskewed, h at (r, c) then sees every pixel before it.
+
+Colour: the features of every layer are split into C contiguous groups (group k conditions channel k); the
+masked convolutions keep group k from seeing groups > k of the same pixel, and the gates are laid out group by
+group, so that the elementwise LSTM update keeps them apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genzoo.errors import DataError
+from genzoo.math import bits_per_dim
+from genzoo.models.autoregressive.outputs import make_output, split_channels
+from genzoo.models.base import Batch, GenerativeModel, ModelConfig
+from genzoo.models.registry import register
+from genzoo.nn import MaskedConv2d, pixelcnn_mask
+
+
+class MaskedRowConv(nn.Conv2d):
+    """1 x k convolution along the row with the centre row of a k x k PixelCNN mask ("A" or "B"): taps left of the
+    centre, and at the centre the colour groups `pixelcnn_mask` allows. "Same" zero padding, stride 1."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: str = "B",
+                 channel_groups: int = 1):
+        mask = pixelcnn_mask(in_channels, out_channels, kernel_size, mask_type, channel_groups)
+        c = kernel_size // 2
+        super().__init__(in_channels, out_channels, (1, kernel_size), padding=(0, c))
+        self.register_buffer("mask", mask[:, :, c:c + 1, :].clone().to(self.weight.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+def lstm_update(z: Tensor, c: Tensor, groups: int) -> tuple[Tensor, Tensor]:
+    """One LSTM step (eq. 3) from the pre-activations z (N, 4 h, ...) laid out as (groups, [o, f, i, g], h / groups)
+    and the previous cell c (N, h, ...): returns (h, c). Each hidden unit reads the gates of its own colour group."""
+    n, rest = z.shape[0], z.shape[2:]
+    o, f, i, g = z.view(n, groups, 4, -1, *rest).unbind(2)
+    o, f, i, g = (t.reshape(n, -1, *rest) for t in (o, f, i, g))
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class RowLSTM(nn.Module):
+    """Row LSTM (sec. 3.1): (N, channels, H, W) -> h (N, hidden, H, W), one step per row, batched over N and W.
+
+    `extra` (optional, (N, 4 hidden) or broadcastable to the gates) is added to every pre-activation: the
+    label term of a conditional model."""
+
+    def __init__(self, channels: int, hidden: int, kernel_size: int = 3, channel_groups: int = 1):
+        super().__init__()
+        self.hidden, self.groups = hidden, channel_groups
+        self.input_to_state = MaskedRowConv(channels, 4 * hidden, kernel_size, "B", channel_groups)
+        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, kernel_size, padding=kernel_size // 2)
+
+    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
+        n, _, height, width = x.shape
+        zx = self.input_to_state(x)
+        if extra is not None:
+            zx = zx + extra.view(n, -1, 1, 1)
+        h = x.new_zeros(n, self.hidden, width)
+        c = torch.zeros_like(h)
+        rows = []
+        for r in range(height):
+            h, c = lstm_update(zx[:, :, r] + self.state_to_state(h), c, self.groups)
+            rows.append(h)
+        return torch.stack(rows, 2)
+
+
+def skew(x: Tensor) -> Tensor:
+    """(N, C, H, W) -> (N, C, H, W + H - 1): row r shifted right by r, zeros elsewhere (sec. 3.2, Figure 3)."""
+    n, ch, height, width = x.shape
+    cols = torch.arange(width, device=x.device)[None, :] + torch.arange(height, device=x.device)[:, None]
+    out = x.new_zeros(n, ch, height, width + height - 1)
+    return out.scatter(3, cols.expand(n, ch, height, width), x)
+
+
+def unskew(s: Tensor, width: int) -> Tensor:
+    """Inverse of `skew`: (N, C, H, W + H - 1) -> (N, C, H, W), row r read from columns r .. r + W - 1."""
+    n, ch, height, _ = s.shape
+    cols = torch.arange(width, device=s.device)[None, :] + torch.arange(height, device=s.device)[:, None]
+    return s.gather(3, cols.expand(n, ch, height, width))
+
+
+class DiagonalLSTM(nn.Module):
+    """One direction of the Diagonal BiLSTM (sec. 3.2): an input map (N, channels, H, W) is skewed, a
+    column-by-column LSTM with a 1 x 1 input-to-state (masked B when `masked`) and a 2 x 1 state-to-state
+    convolution runs over it, batched over N and H, and the result is unskewed to h (N, hidden, H, W)."""
+
+    def __init__(self, channels: int, hidden: int, channel_groups: int = 1, masked: bool = True):
+        super().__init__()
+        self.hidden, self.groups = hidden, channel_groups
+        if masked:
+            self.input_to_state: nn.Module = MaskedConv2d(channels, 4 * hidden, 1, "B", channel_groups)
+        else:
+            self.input_to_state = nn.Conv2d(channels, 4 * hidden, 1)
+        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 2)  # rows (r - 1, r) of the previous column
+
+    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
+        n, _, height, width = x.shape
+        zx = skew(self.input_to_state(x))
+        if extra is not None:
+            zx = zx + extra.view(n, -1, 1, 1)
+        h = x.new_zeros(n, self.hidden, height)
+        c = torch.zeros_like(h)
+        cols = []
+        for j in range(zx.shape[3]):
+            h, c = lstm_update(zx[:, :, :, j] + self.state_to_state(F.pad(h, (1, 0))), c, self.groups)
+            cols.append(h)
+        return unskew(torch.stack(cols, 3), width)
+
+
+class DiagonalBiLSTM(nn.Module):
+    """Diagonal BiLSTM (sec. 3.2): the left-to-right DiagonalLSTM plus the right-to-left one (on the mirrored map,
+    mirrored back) shifted down one row, so that h at (r, c) sees every pixel before (r, c) and none after.
+
+    The right-to-left direction reads only rows above the output's row after the shift, where every pixel and
+    every colour group is earlier, so its input-to-state convolution is not masked."""
+
+    def __init__(self, channels: int, hidden: int, channel_groups: int = 1):
+        super().__init__()
+        self.left_to_right = DiagonalLSTM(channels, hidden, channel_groups, masked=True)
+        self.right_to_left = DiagonalLSTM(channels, hidden, channel_groups, masked=False)
+
+    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
+        l2r = self.left_to_right(x, extra)
+        r2l = self.right_to_left(x.flip(3), extra).flip(3)
+        return l2r + F.pad(r2l, (0, 0, 1, 0))[:, :, :-1]
+
+
+# ---- the model -------------------------------------------------------------------------------------------------
+@dataclass
+class PixelRNNConfig(ModelConfig):
+    """Configuration of PixelRNN (Row LSTM; `pixelrnn-diag`: Diagonal BiLSTM).
+
+    output: "bernoulli" (binary pixels) | "categorical" (a softmax over `bins` levels, the paper's 256-way output)
+    | "logistic" (a discretised mixture of `mixtures` logistics over `bins` levels). binarize (None: "dynamic" for
+    the Bernoulli output, "none" otherwise): "dynamic" x ~ Bernoulli(x) at every call, "threshold" 1[x > 0.5],
+    "none" the data's own levels round(x (bins - 1)).
+    hidden: h, the LSTM's features per gate (the residual stream has 2 h). layers: residual LSTM blocks.
+    kernel_size: k of the Row LSTM's 1 x k input-to-state and width-k state-to-state convolutions (the Diagonal
+    BiLSTM's are 1 x 1 and 2 x 1). first_kernel: the mask-A convolution in front. output_hidden: features of the
+    two 1 x 1 mask-B output layers. hidden, output_hidden must be multiples of the colour channels C.
+    num_classes > 0: a label (one-hot, a linear map per block) is added to every gate pre-activation.
+    """
+
+    data_shape: tuple[int, ...] = (1, 28, 28)
+    arch: Literal["row", "diagonal"] = "row"
+    output: Literal["bernoulli", "categorical", "logistic"] = "bernoulli"
+    bins: int = 256
+    mixtures: int = 5
+    binarize: Literal["dynamic", "threshold", "none"] | None = None
+    hidden: int = 16
+    layers: int = 7
+    kernel_size: int = 3
+    first_kernel: int = 7
+    output_hidden: int = 32
+
+    positive: ClassVar[tuple[str, ...]] = ("mixtures", "hidden", "layers", "kernel_size", "first_kernel",
+                                           "output_hidden")
+
+    def checks(self) -> list[tuple[bool, str]]:
+        image = len(self.data_shape) == 3
+        c = self.data_shape[0] if image else 1
+        return [
+            (image, f"data_shape must be an image (C, H, W), got {self.data_shape}"),
+            (self.bins >= 2, f"bins must be >= 2, got {self.bins}"),
+            (self.kernel_size % 2 == 1, f"kernel_size must be odd, got {self.kernel_size}"),
+            (self.first_kernel % 2 == 1, f"first_kernel must be odd, got {self.first_kernel}"),
+            (self.hidden % c == 0, f"hidden ({self.hidden}) must be a multiple of the {c} colour channels"),
+            (self.output_hidden % c == 0,
+             f"output_hidden ({self.output_hidden}) must be a multiple of the {c} colour channels"),
+        ]
+
+
+@dataclass
+class DiagonalPixelRNNConfig(PixelRNNConfig):
+    arch: Literal["row", "diagonal"] = "diagonal"
+
+
+class _Block(nn.Module):
+    """Residual block (sec. 3.3): x (2 h) -> LSTM -> h -> 1 x 1 mask B -> 2 h, added to x."""
+
+    def __init__(self, arch: str, hidden: int, kernel_size: int, groups: int, num_classes: int):
+        super().__init__()
+        if arch == "row":
+            self.lstm: nn.Module = RowLSTM(2 * hidden, hidden, kernel_size, groups)
+        else:
+            self.lstm = DiagonalBiLSTM(2 * hidden, hidden, groups)
+        self.up = MaskedConv2d(hidden, 2 * hidden, 1, "B", groups)
+        self.label = nn.Linear(num_classes, 4 * hidden, bias=False) if num_classes else None
+
+    def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
+        extra = self.label(y) if self.label is not None and y is not None else None
+        return x + self.up(self.lstm(x, extra))
+
+
+@register("pixelrnn", family="autoregressive")
+class PixelRNN(GenerativeModel):
+    """PixelRNN with Row LSTM layers (van den Oord et al. 2016, sec. 3.1): exact log-likelihood, pixel-by-pixel
+    sampling.
+
+    Public API: `params(x, condition)` (the output distribution's parameters (N, C, P, H, W) for data x),
+    `log_prob(x, condition, generator)`, `sample(n, condition, generator)`, `loss(batch)`.
+    """
+
+    likelihood = "exact"
+    Config = PixelRNNConfig
+    data_kinds = ("image",)
+    sample_options = ("generator",)
+    log_prob_options = ("generator",)
+    loss_units = "nats/example"
+    train_defaults = {"lr": 1e-3}
+
+    def __init__(self, config: PixelRNNConfig):
+        super().__init__(config)
+        cfg = config
+        c = cfg.data_shape[0]
+        self.out = make_output(cfg.output, cfg.bins, cfg.mixtures)
+        h = cfg.hidden
+        self.first = MaskedConv2d(c, 2 * h, cfg.first_kernel, "A", c)
+        self.blocks = nn.ModuleList(_Block(cfg.arch, h, cfg.kernel_size, c, cfg.num_classes)
+                                    for _ in range(cfg.layers))
+        self.head = nn.Sequential(nn.ReLU(), MaskedConv2d(2 * h, cfg.output_hidden, 1, "B", c), nn.ReLU(),
+                                  MaskedConv2d(cfg.output_hidden, c * self.out.params, 1, "B", c))
+
+    @property
+    def bpd_bins(self) -> int:
+        """1: log_prob is a probability mass function over the data's own levels."""
+        return 1
+
+    @property
+    def binarize(self) -> str:
+        b = self.config.binarize
+        return b if b is not None else ("dynamic" if self.config.output == "bernoulli" else "none")
+
+    # ---- the network -----------------------------------------------------------------------------------------
+    def _labels(self, condition: Tensor | None, ref: Tensor) -> Tensor | None:
+        k = self.config.num_classes
+        if k == 0:
+            return None
+        if condition.is_floating_point():
+            return condition.to(device=ref.device, dtype=ref.dtype)
+        return F.one_hot(condition.long().to(ref.device), k).to(ref.dtype)
+
+    def network(self, levels: Tensor, y: Tensor | None) -> Tensor:
+        """Output parameters (N, C, P, H', W) for int64 levels (N, C, H', W) (any H' <= H: the network is causal
+        from the top, so the first rows alone give the same parameters for those rows)."""
+        x = 2.0 * self.out.to_data(levels).to(self.first.weight.dtype) - 1.0  # levels on [-1, 1]
+        x = self.first(x)
+        for block in self.blocks:
+            x = block(x, y)
+        return split_channels(self.head(x), levels.shape[1])
+
+    def params(self, x: Tensor, condition: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """The output distribution's parameters (N, C, P, H, W) at every sub-pixel of data x in [0, 1]."""
+        self.check_input(x, condition)
+        levels = self.out.targets(x, self.binarize, generator)
+        return self.network(levels, self._labels(condition, x))
+
+    def check_input(self, x: Tensor, condition: Tensor | None = None) -> None:
+        super().check_input(x, condition)
+        if self.config.num_classes and condition is None:
+            raise DataError(f"{self.name}: conditional model (num_classes = {self.config.num_classes}) needs labels")
+        if x.numel() and (x.min() < 0 or x.max() > 1):
+            raise DataError(f"{self.name}: expected images in [0, 1], got {float(x.min()):.3g}..{float(x.max()):.3g}")
+
+    # ---- the generative contract -----------------------------------------------------------------------------
+    def log_prob(self, x: Tensor, condition: Tensor | None = None,
+                 generator: torch.Generator | None = None) -> Tensor:
+        """log p(x) = sum over sub-pixels of log p(x_i | x_<i), nats per example (eq. 1), of x's levels (after
+        binarization for the Bernoulli output)."""
+        self.check_input(x, condition)
+        levels = self.out.targets(x, self.binarize, generator)
+        return self.out.log_prob(self.network(levels, self._labels(condition, x)), levels)
+
+    def loss(self, batch: Batch, player: str = "model") -> dict[str, Tensor]:
+        """{"loss": mean -log p(x) in nats per example, "bpd": the same in bits per sub-pixel}."""
+        nll = -self.log_prob(batch.x, batch.y)
+        bpd = bits_per_dim(nll.detach(), batch.x[0].numel(), n_bins=1)
+        return {"loss": nll.mean(), "bpd": bpd.mean()}
+
+    @torch.no_grad()
+    def sample(self, n: int, condition: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """n images in [0, 1], drawn sub-pixel by sub-pixel in raster order (R, G, B within a pixel), the whole
+        batch at once; the network sees only the rows drawn so far."""
+        labels = self.sample_labels(n, condition)
+        c, height, width = self.config.data_shape
+        y = None if labels is None else self._labels(labels, self.first.weight)
+        levels = torch.zeros(n, c, height, width, dtype=torch.long, device=self.device)
+        for r in range(height):
+            for col in range(width):
+                for k in range(c):
+                    p = self.network(levels[:, :, : r + 1], y)[:, k : k + 1, :, r, col]
+                    levels[:, k, r, col] = self.out.sample(p, generator)[:, 0]
+        return self.out.to_data(levels)
+
+
+@register("pixelrnn-diag", family="autoregressive")
+class DiagonalPixelRNN(PixelRNN):
+    """PixelRNN with Diagonal BiLSTM layers (van den Oord et al. 2016, sec. 3.2): every earlier pixel in view."""
+
+    Config = DiagonalPixelRNNConfig
