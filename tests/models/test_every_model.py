@@ -31,6 +31,7 @@ IMG28 = (1, 28, 28)
 PTS = (2,)
 _GAN = {"g_hidden": (8,), "d_hidden": (8,), "latent_dim": 2}
 _DIFF = {"hidden": (16,), "sample_batch": 64}
+_RNN = {"hidden": 3, "layers": 1, "output_hidden": 3, "first_kernel": 3}
 _DIFF_IMG = {"channels": (4, 8), "num_res_blocks": 1, "sample_batch": 64}
 
 # name -> (config, data shape); the data shape is also the config's data_shape.
@@ -56,12 +57,19 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "ddim": ({**_DIFF, "timesteps": 10, "sample_steps": 3}, PTS),
     "ncsn": ({**_DIFF, "num_levels": 3, "steps_per_level": 2}, PTS),
     "score-sde": ({**_DIFF, "sample_steps": 3, "ode_tol": 1e-3}, PTS),
+    "pixelrnn": (_RNN, (1, 4, 4)),
+    "pixelrnn-diag": (_RNN, (1, 4, 4)),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
     "realnvp-image-conditional": ("realnvp", {"hidden_channels": 4, "levels": 1, "steps": 1, "final_steps": 1,
                                               "num_classes": 3}, (1, 4, 4)),
     "ddpm-image-conditional": ("ddpm", {**_DIFF_IMG, "timesteps": 10, "num_classes": 3}, IMG),
+    "pixelrnn-rgb-logistic-conditional": ("pixelrnn", {**_RNN, "output": "logistic", "mixtures": 2,
+                                                        "num_classes": 3}, (3, 3, 3)),
+    "pixelrnn-diag-categorical-conditional": ("pixelrnn-diag", {**_RNN, "hidden": 8, "output_hidden": 8,
+                                                                "output": "categorical", "bins": 4,
+                                                                "num_classes": 3}, (1, 3, 3)),
     "ddpm-exact": ("ddpm", {**_DIFF, "timesteps": 10, "likelihood_method": "exact", "ode_tol": 1e-3}, PTS),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}

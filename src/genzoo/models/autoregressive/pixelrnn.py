@@ -135,11 +135,13 @@ class DiagonalLSTM(nn.Module):
         zx = skew(self.input_to_state(x))
         if extra is not None:
             zx = zx + extra.view(n, -1, 1, 1)
+        inside = skew(x.new_ones(1, 1, height, width))[0, 0]  # (H, W + H - 1): 1 on the image, 0 on the padding
         h = x.new_zeros(n, self.hidden, height)
         c = torch.zeros_like(h)
         cols = []
         for j in range(zx.shape[3]):
             h, c = lstm_update(zx[:, :, :, j] + self.state_to_state(F.pad(h, (1, 0))), c, self.groups)
+            h, c = h * inside[:, j], c * inside[:, j]  # the state outside the image stays 0
             cols.append(h)
         return unskew(torch.stack(cols, 3), width)
 
@@ -175,7 +177,8 @@ class PixelRNNConfig(ModelConfig):
     kernel_size: k of the Row LSTM's 1 x k input-to-state and width-k state-to-state convolutions (the Diagonal
     BiLSTM's are 1 x 1 and 2 x 1). first_kernel: the mask-A convolution in front. output_hidden: features of the
     two 1 x 1 mask-B output layers. hidden, output_hidden must be multiples of the colour channels C.
-    num_classes > 0: a label (one-hot, a linear map per block) is added to every gate pre-activation.
+    num_classes > 0: a label y (one-hot) enters as V y, a linear map per use, added to the first layer's features
+    and to every LSTM's gate pre-activations (as the conditional PixelCNN adds V y to every layer).
     """
 
     data_shape: tuple[int, ...] = (1, 28, 28)
@@ -251,8 +254,10 @@ class PixelRNN(GenerativeModel):
         cfg = config
         c = cfg.data_shape[0]
         self.out = make_output(cfg.output, cfg.bins, cfg.mixtures)
+        self.extra_columns = 1 if cfg.arch == "diagonal" else 0  # see `forward`
         h = cfg.hidden
         self.first = MaskedConv2d(c, 2 * h, cfg.first_kernel, "A", c)
+        self.label = nn.Linear(cfg.num_classes, 2 * h, bias=False) if cfg.num_classes else None
         self.blocks = nn.ModuleList(_Block(cfg.arch, h, cfg.kernel_size, c, cfg.num_classes)
                                     for _ in range(cfg.layers))
         self.head = nn.Sequential(nn.ReLU(), MaskedConv2d(2 * h, cfg.output_hidden, 1, "B", c), nn.ReLU(),
@@ -277,14 +282,27 @@ class PixelRNN(GenerativeModel):
             return condition.to(device=ref.device, dtype=ref.dtype)
         return F.one_hot(condition.long().to(ref.device), k).to(ref.dtype)
 
-    def network(self, levels: Tensor, y: Tensor | None) -> Tensor:
-        """Output parameters (N, C, P, H', W) for int64 levels (N, C, H', W) (any H' <= H: the network is causal
-        from the top, so the first rows alone give the same parameters for those rows)."""
-        x = 2.0 * self.out.to_data(levels).to(self.first.weight.dtype) - 1.0  # levels on [-1, 1]
-        x = self.first(x)
+    def forward(self, inputs: Tensor, y: Tensor | None = None) -> Tensor:
+        """The network: inputs (N, C, H', W) (levels mapped to [-1, 1]) and one-hot labels y (N, K) -> output
+        parameters (N, C, P, H', W), where those of sub-pixel i depend on inputs before i only. Any H' <= H: the
+        network is causal from the top, so the first rows alone give the same parameters for those rows.
+
+        The Diagonal BiLSTM's maps carry one more column on the right (zero input): its right-to-left pass then
+        starts past the last pixel, whose value only the mask-A features to its right hold, so that pixel (r, c)
+        sees the end of row r - 1 too (without it the last pixel of the row above is out of sight of every
+        (r, c) with c < W - 1 - first_kernel // 2)."""
+        width = inputs.shape[3]
+        inputs = F.pad(inputs, (0, self.extra_columns))
+        x = self.first(inputs)
+        if self.label is not None:
+            x = x + self.label(y)[:, :, None, None]
         for block in self.blocks:
             x = block(x, y)
-        return split_channels(self.head(x), levels.shape[1])
+        return split_channels(self.head(x[..., :width]), inputs.shape[1])
+
+    def network(self, levels: Tensor, y: Tensor | None) -> Tensor:
+        """`forward` of int64 levels (N, C, H', W): the input is 2 k / (bins - 1) - 1."""
+        return self(2.0 * self.out.to_data(levels).to(self.first.weight.dtype) - 1.0, y)
 
     def params(self, x: Tensor, condition: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
         """The output distribution's parameters (N, C, P, H, W) at every sub-pixel of data x in [0, 1]."""
