@@ -349,3 +349,14 @@ def test_bad_input_is_a_data_error():
         m.log_prob(torch.full((1, 1, 2, 2), 1.5, dtype=torch.float64), torch.zeros(1, dtype=torch.long))
     with pytest.raises(DataError):
         m.log_prob(torch.zeros(1, 1, 2, 2, dtype=torch.float64))  # labels missing
+
+
+def test_the_fused_bilstm_is_the_two_directions_added_with_the_shift():
+    torch.manual_seed(0)
+    layer = DiagonalBiLSTM(6, 3, channel_groups=3).double()
+    x = torch.randn(2, 6, 4, 5, dtype=torch.float64)
+    extra = torch.randn(2, 12, dtype=torch.float64)
+    l2r = layer.left_to_right(x, extra)
+    r2l = layer.right_to_left(x.flip(3), extra).flip(3)
+    shifted = torch.cat([torch.zeros_like(r2l[:, :, :1]), r2l[:, :, :-1]], 2)  # row r holds row r - 1
+    assert torch.allclose(layer(x, extra), l2r + shifted, atol=1e-12)

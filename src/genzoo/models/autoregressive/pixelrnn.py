@@ -88,15 +88,15 @@ class RowLSTM(nn.Module):
         self.state_to_state = nn.Conv1d(hidden, 4 * hidden, kernel_size, padding=kernel_size // 2)
 
     def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
-        n, _, height, width = x.shape
+        n, _, _, width = x.shape
         zx = self.input_to_state(x)
         if extra is not None:
             zx = zx + extra.view(n, -1, 1, 1)
         h = x.new_zeros(n, self.hidden, width)
         c = torch.zeros_like(h)
         rows = []
-        for r in range(height):
-            h, c = lstm_update(zx[:, :, r] + self.state_to_state(h), c, self.groups)
+        for zr in zx.unbind(2):  # unbind: one backward (a stack) for all rows, not one per row
+            h, c = lstm_update(zr + self.state_to_state(h), c, self.groups)
             rows.append(h)
         return torch.stack(rows, 2)
 
@@ -116,6 +116,32 @@ def unskew(s: Tensor, width: int) -> Tensor:
     return s.gather(3, cols.expand(n, ch, height, width))
 
 
+def diagonal_scan(z: Tensor, state_to_state: list[nn.Conv1d], groups: int) -> Tensor:
+    """The column-by-column LSTM of the skewed map (sec. 3.2) for D directions at once.
+
+    z: (N, D * 4h, H, W + H - 1), the skewed input-to-state pre-activations of D directions stacked along the
+    channels; `state_to_state`: D convolutions (h -> 4h, kernel 2: rows r - 1 and r of the previous column), run
+    as one grouped convolution. Returns h (N, D * h, H, W + H - 1). The state outside the image stays 0.
+    """
+    n, _, height, cols = z.shape
+    d = len(state_to_state)
+    hidden = state_to_state[0].in_channels
+    weight = torch.cat([m.weight for m in state_to_state])
+    bias = torch.cat([m.bias for m in state_to_state])
+    width = cols - height + 1
+    inside = skew(z.new_ones(1, 1, height, width))[0, 0]  # (H, W + H - 1): 1 on the image, 0 on the padding
+    h = z.new_zeros(n, d * hidden, height)
+    c = z.new_zeros(n * d, hidden, height)
+    out = []
+    for j, zj in enumerate(z.unbind(3)):  # unbind: one backward (a stack) for all columns, not one per column
+        zj = zj + F.conv1d(F.pad(h, (1, 0)), weight, bias, groups=d)
+        h, c = lstm_update(zj.reshape(n * d, 4 * hidden, height), c, groups)
+        h, c = h * inside[:, j], c * inside[:, j]
+        h = h.reshape(n, d * hidden, height)
+        out.append(h)
+    return torch.stack(out, 3)
+
+
 class DiagonalLSTM(nn.Module):
     """One direction of the Diagonal BiLSTM (sec. 3.2): an input map (N, channels, H, W) is skewed, a
     column-by-column LSTM with a 1 x 1 input-to-state (masked B when `masked`) and a 2 x 1 state-to-state
@@ -130,25 +156,21 @@ class DiagonalLSTM(nn.Module):
             self.input_to_state = nn.Conv2d(channels, 4 * hidden, 1)
         self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 2)  # rows (r - 1, r) of the previous column
 
-    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
-        n, _, height, width = x.shape
-        zx = skew(self.input_to_state(x))
+    def gates(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
+        """The skewed input-to-state pre-activations (N, 4 hidden, H, W + H - 1) (+ `extra`, e.g. a label term)."""
+        z = self.input_to_state(x)
         if extra is not None:
-            zx = zx + extra.view(n, -1, 1, 1)
-        inside = skew(x.new_ones(1, 1, height, width))[0, 0]  # (H, W + H - 1): 1 on the image, 0 on the padding
-        h = x.new_zeros(n, self.hidden, height)
-        c = torch.zeros_like(h)
-        cols = []
-        for j in range(zx.shape[3]):
-            h, c = lstm_update(zx[:, :, :, j] + self.state_to_state(F.pad(h, (1, 0))), c, self.groups)
-            h, c = h * inside[:, j], c * inside[:, j]  # the state outside the image stays 0
-            cols.append(h)
-        return unskew(torch.stack(cols, 3), width)
+            z = z + extra.view(x.shape[0], -1, 1, 1)
+        return skew(z)
+
+    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
+        return unskew(diagonal_scan(self.gates(x, extra), [self.state_to_state], self.groups), x.shape[3])
 
 
 class DiagonalBiLSTM(nn.Module):
     """Diagonal BiLSTM (sec. 3.2): the left-to-right DiagonalLSTM plus the right-to-left one (on the mirrored map,
-    mirrored back) shifted down one row, so that h at (r, c) sees every pixel before (r, c) and none after.
+    mirrored back) shifted down one row, so that h at (r, c) sees every pixel before (r, c) and none after. The
+    two directions run in one scan.
 
     The right-to-left direction reads only rows above the output's row after the shift, where every pixel and
     every colour group is earlier, so its input-to-state convolution is not masked."""
@@ -159,9 +181,11 @@ class DiagonalBiLSTM(nn.Module):
         self.right_to_left = DiagonalLSTM(channels, hidden, channel_groups, masked=False)
 
     def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
-        l2r = self.left_to_right(x, extra)
-        r2l = self.right_to_left(x.flip(3), extra).flip(3)
-        return l2r + F.pad(r2l, (0, 0, 1, 0))[:, :, :-1]
+        width = x.shape[3]
+        z = torch.cat([self.left_to_right.gates(x, extra), self.right_to_left.gates(x.flip(3), extra)], 1)
+        convs = [self.left_to_right.state_to_state, self.right_to_left.state_to_state]
+        l2r, r2l = unskew(diagonal_scan(z, convs, self.left_to_right.groups), width).chunk(2, 1)
+        return l2r + F.pad(r2l.flip(3), (0, 0, 1, 0))[:, :, :-1]
 
 
 # ---- the model -------------------------------------------------------------------------------------------------
