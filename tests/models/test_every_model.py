@@ -33,6 +33,8 @@ _GAN = {"g_hidden": (8,), "d_hidden": (8,), "latent_dim": 2}
 _DIFF = {"hidden": (16,), "sample_batch": 64}
 _RNN = {"hidden": 3, "layers": 1, "output_hidden": 3, "first_kernel": 3}
 _DIFF_IMG = {"channels": (4, 8), "num_res_blocks": 1, "sample_batch": 64}
+_AR = {"channels": 6, "blocks": 1, "out_channels": 6}
+AR_IMG = (1, 4, 4)
 
 # name -> (config, data shape); the data shape is also the config's data_shape.
 TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
@@ -57,6 +59,9 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "ddim": ({**_DIFF, "timesteps": 10, "sample_steps": 3}, PTS),
     "ncsn": ({**_DIFF, "num_levels": 3, "steps_per_level": 2}, PTS),
     "score-sde": ({**_DIFF, "sample_steps": 3, "ode_tol": 1e-3}, PTS),
+    "made": ({"hidden": (16,), "num_masks": 3, "ensemble": 2}, AR_IMG),
+    "pixelcnn": (_AR, AR_IMG),
+    "gated-pixelcnn": (_AR, AR_IMG),
     "pixelrnn": (_RNN, (1, 4, 4)),
     "pixelrnn-diag": (_RNN, (1, 4, 4)),
 }
@@ -71,6 +76,14 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
                                                                 "output": "categorical", "bins": 4,
                                                                 "num_classes": 3}, (1, 3, 3)),
     "ddpm-exact": ("ddpm", {**_DIFF, "timesteps": 10, "likelihood_method": "exact", "ode_tol": 1e-3}, PTS),
+    "made-conditional-colour": ("made", {"hidden": (24,), "num_classes": 3, "output": "categorical", "bins": 4},
+                                (3, 3, 3)),
+    "pixelcnn-colour-logistic": ("pixelcnn", {**_AR, "output": "logistic", "mixtures": 2}, (3, 3, 3)),
+    "pixelcnn-conditional": ("pixelcnn", {**_AR, "num_classes": 3}, AR_IMG),
+    "gated-pixelcnn-conditional": ("gated-pixelcnn", {**_AR, "blocks": 2, "num_classes": 3, "output": "categorical",
+                                                     "bins": 4}, AR_IMG),
+    "gated-pixelcnn-colour-categorical": ("gated-pixelcnn", {**_AR, "blocks": 2, "output": "categorical", "bins": 8},
+                                          (3, 3, 3)),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 

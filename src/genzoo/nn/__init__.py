@@ -16,7 +16,7 @@ transforms).
 from genzoo.nn.attention import AttnBlock
 from genzoo.nn.conv import ConvNet
 from genzoo.nn.embedding import TimeEmbedding, timestep_embedding
-from genzoo.nn.masked import MADE, MaskedConv2d, MaskedLinear, pixelcnn_mask
+from genzoo.nn.masked import MADE, MaskedConv2d, MaskedLinear, made_degrees, made_masks, pixelcnn_mask
 from genzoo.nn.mlp import activation, mlp
 from genzoo.nn.norm import ActNormLayer, group_norm
 from genzoo.nn.spectral import apply_spectral_norm
@@ -34,6 +34,8 @@ __all__ = [
     "activation",
     "apply_spectral_norm",
     "group_norm",
+    "made_degrees",
+    "made_masks",
     "mlp",
     "pixelcnn_mask",
     "timestep_embedding",

@@ -5,7 +5,10 @@ MADE turns an MLP into an autoregressive map: each input i gets a degree m(i) in
 autoregressive order), each hidden unit k a degree m(k) in 1..D-1, and a connection is kept only where
 m(k) >= m(i) (into a hidden unit) or m_out(j) > m(k) (into output j, of degree m_out(j) = m(j)). Output j then
 depends on inputs of degree < m(j) only: the Jacobian d out / d in is strictly lower-triangular in the order.
-A context vector (a condition) may feed every hidden unit without a mask.
+A context vector (a condition) may feed the first hidden layer (or, with `context_every_layer`, every hidden
+layer) without a mask. Connectivity-agnostic training (Germain et al. 2015, sec. 4) draws a new order and new
+hidden degrees per minibatch: `made_degrees(..., generator=g)` samples hidden degrees uniformly in
+[min degree of the layer below, D - 1] (their eq. 13), and `MADE.set_degrees` rewrites the masks in place.
 
 PixelCNN orders pixels in raster order (row by row, left to right) and, within a pixel, its colour channels
 (R, G, B): a k x k convolution (k odd, centre c = k // 2) keeps the taps of the rows above the centre and of the
@@ -41,16 +44,36 @@ class MaskedLinear(nn.Linear):
         return F.linear(x, self.weight * self.mask, self.bias)
 
 
-def made_degrees(features: int, hidden: Sequence[int], order: Sequence[int] | None = None) -> list[Tensor]:
+def made_degrees(features: int, hidden: Sequence[int], order: Sequence[int] | None = None,
+                 generator: torch.Generator | None = None, spread: bool = False) -> list[Tensor]:
     """Degrees of the input and hidden units: input i -> order[i] (a permutation of 1..D; default 1..D),
-    hidden unit k of every layer -> 1 + (k mod max(1, D - 1)) (deterministic, every degree used)."""
+    hidden unit k of a layer of h units -> 1 + (k mod max(1, D - 1)) (deterministic, every degree used when
+    h >= D - 1), or with `spread` 1 + floor(k max(1, D - 1) / h) (deterministic, evenly over 1..D-1 also when
+    h < D - 1, where cycling would leave the degrees above h unused), or with a `generator` drawn uniformly from
+    [min degree of the layer below, max(1, D - 1)] (Germain et al. 2015, eq. 13)."""
     d_in = torch.arange(1, features + 1) if order is None else torch.as_tensor(list(order), dtype=torch.long)
     if sorted(d_in.tolist()) != list(range(1, features + 1)):
         raise ValueError(f"order must be a permutation of 1..{features}, got {list(d_in.tolist())}")
     degs = [d_in]
+    top = max(1, features - 1)
     for h in hidden:
-        degs.append(torch.arange(h) % max(1, features - 1) + 1)
+        if generator is None and spread:
+            degs.append(torch.arange(h) * top // h + 1)
+        elif generator is None:
+            degs.append(torch.arange(h) % top + 1)
+        else:
+            low = min(int(degs[-1].min()), top)
+            degs.append(torch.randint(low, top + 1, (h,), generator=generator))
     return degs
+
+
+def made_masks(degrees: Sequence[Tensor], params: int = 1) -> list[Tensor]:
+    """The masks of a MADE with these degrees (input, hidden...): hidden layers keep m(k) >= m(i), the output layer
+    (`params` outputs per input, output p * D + j of the degree of input j) keeps m_out(j) > m(k)."""
+    masks = [(d1[:, None] >= d0[None, :]).float() for d0, d1 in zip(degrees[:-1], degrees[1:])]
+    d_out = degrees[0].repeat(params)
+    masks.append((d_out[:, None] > degrees[-1][None, :]).float())
+    return masks
 
 
 class MADE(nn.Module):
@@ -58,37 +81,50 @@ class MADE(nn.Module):
     out[:, p, j] depends only on x[:, i] with order[i] < order[j] (and on the context).
 
     `params`: P outputs per feature (e.g. 2 for shift and log-scale). `zero_last` zero-initialises the output layer.
+    `context_every_layer`: the context biases every hidden layer (one linear map each), not only the first.
+    `set_degrees(made_degrees(...))` changes the order and connectivity in place (the masks are buffers).
     """
 
     def __init__(self, features: int, hidden: Sequence[int], params: int = 2, context: int = 0,
-                 order: Sequence[int] | None = None, act: str = "relu", zero_last: bool = False):
+                 order: Sequence[int] | None = None, act: str = "relu", zero_last: bool = False,
+                 context_every_layer: bool = False):
         super().__init__()
         if features < 1 or params < 1 or not hidden:
             raise ValueError("MADE needs features >= 1, params >= 1 and at least one hidden layer")
         self.features, self.params, self.context = features, params, context
         degs = made_degrees(features, hidden, order)
-        layers: list[nn.Module] = []
-        for d0, d1 in zip(degs[:-1], degs[1:]):
-            layers.append(MaskedLinear(len(d0), len(d1), (d1[:, None] >= d0[None, :]).float()))
-        self.hidden_layers = nn.ModuleList(layers)
+        masks = made_masks(degs, params)
+        self.hidden_layers = nn.ModuleList(MaskedLinear(m.shape[1], m.shape[0], m) for m in masks[:-1])
         self.ctx = nn.Linear(context, hidden[0], bias=False) if context > 0 else None
-        d_out = degs[0].repeat(params)  # output p * D + j has the degree of input j
-        self.out = MaskedLinear(len(degs[-1]), params * features, (d_out[:, None] > degs[-1][None, :]).float())
+        self.ctx_rest = (nn.ModuleList(nn.Linear(context, h, bias=False) for h in hidden[1:])
+                         if context > 0 and context_every_layer else None)
+        self.out = MaskedLinear(len(degs[-1]), params * features, masks[-1])
         if zero_last:
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
         self.act = activation(act)
         self.register_buffer("order", degs[0].clone())
 
+    @torch.no_grad()
+    def set_degrees(self, degrees: Sequence[Tensor]) -> None:
+        """Rewrite the masks (and `order`) for new degrees of the same sizes, e.g. from `made_degrees(..., order,
+        generator)`."""
+        masks = made_masks(degrees, self.params)
+        for layer, m in zip([*self.hidden_layers, self.out], masks):
+            layer.mask.copy_(m)
+        self.order.copy_(degrees[0])
+
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
-        h = self.hidden_layers[0](x)
-        if self.ctx is not None:
-            if context is None:
-                raise ValueError("this MADE was built with a context; pass one")
-            h = h + self.ctx(context)
-        h = self.act(h)
-        for layer in self.hidden_layers[1:]:
-            h = self.act(layer(h))
+        if self.ctx is not None and context is None:
+            raise ValueError("this MADE was built with a context; pass one")
+        h = x
+        for i, layer in enumerate(self.hidden_layers):
+            h = layer(h)
+            if i == 0 and self.ctx is not None:
+                h = h + self.ctx(context)
+            elif i > 0 and self.ctx_rest is not None:
+                h = h + self.ctx_rest[i - 1](context)
+            h = self.act(h)
         return self.out(h).view(x.shape[0], self.params, self.features)
 
 

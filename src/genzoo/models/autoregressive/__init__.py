@@ -1,9 +1,14 @@
 """The autoregressive family: p(x) = prod_i p(x_i | x_<i) over sub-pixels (docs/models/autoregressive.md).
 
     outputs   per-sub-pixel output distributions (Bernoulli, categorical, discretised logistic mixture)
-    pixelrnn  PixelRNN: Row LSTM (`pixelrnn`) and Diagonal BiLSTM (`pixelrnn-diag`) layers (van den Oord et al. 2016)
+    base      the shared config, exact log p(x) by the chain rule, sampling sub-pixel by sub-pixel, receptive_field
+    made      `made` (Germain et al. 2015): a masked MLP, order-agnostic training and an order ensemble
+    pixelcnn  `pixelcnn` (van den Oord et al. 2016a) and `gated-pixelcnn` (van den Oord et al. 2016b)
+    pixelrnn  `pixelrnn` (Row LSTM) and `pixelrnn-diag` (Diagonal BiLSTM) (van den Oord et al. 2016a)
 """
 
+from genzoo.models.autoregressive.base import AutoregressiveConfig, AutoregressiveImageModel, receptive_field
+from genzoo.models.autoregressive.made import MADEConfig, MADEModel
 from genzoo.models.autoregressive.outputs import (
     Bernoulli,
     Categorical,
@@ -12,6 +17,7 @@ from genzoo.models.autoregressive.outputs import (
     make_output,
     split_channels,
 )
+from genzoo.models.autoregressive.pixelcnn import GatedPixelCNN, GatedPixelCNNConfig, PixelCNN, PixelCNNConfig
 from genzoo.models.autoregressive.pixelrnn import (
     DiagonalBiLSTM,
     DiagonalLSTM,
@@ -26,6 +32,8 @@ from genzoo.models.autoregressive.pixelrnn import (
 )
 
 __all__ = [
+    "AutoregressiveConfig",
+    "AutoregressiveImageModel",
     "Bernoulli",
     "Categorical",
     "DiagonalBiLSTM",
@@ -33,12 +41,19 @@ __all__ = [
     "DiagonalPixelRNN",
     "DiagonalPixelRNNConfig",
     "DiscretizedLogisticMixture",
+    "GatedPixelCNN",
+    "GatedPixelCNNConfig",
+    "MADEConfig",
+    "MADEModel",
     "MaskedRowConv",
+    "PixelCNN",
+    "PixelCNNConfig",
     "PixelOutput",
     "PixelRNN",
     "PixelRNNConfig",
     "RowLSTM",
     "make_output",
+    "receptive_field",
     "skew",
     "split_channels",
     "unskew",
