@@ -31,7 +31,7 @@ IMG28 = (1, 28, 28)
 PTS = (2,)
 _GAN = {"g_hidden": (8,), "d_hidden": (8,), "latent_dim": 2}
 _DIFF = {"hidden": (16,), "sample_batch": 64}
-_RNN = {"hidden": 3, "layers": 1, "output_hidden": 3, "first_kernel": 3}
+_RNN = {"channels": 6, "blocks": 1, "out_channels": 3, "first_kernel": 3}
 _DIFF_IMG = {"channels": (4, 8), "num_res_blocks": 1, "sample_batch": 64}
 _AR = {"channels": 6, "blocks": 1, "out_channels": 6}
 AR_IMG = (1, 4, 4)
@@ -72,7 +72,7 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
     "ddpm-image-conditional": ("ddpm", {**_DIFF_IMG, "timesteps": 10, "num_classes": 3}, IMG),
     "pixelrnn-rgb-logistic-conditional": ("pixelrnn", {**_RNN, "output": "logistic", "mixtures": 2,
                                                         "num_classes": 3}, (3, 3, 3)),
-    "pixelrnn-diag-categorical-conditional": ("pixelrnn-diag", {**_RNN, "hidden": 8, "output_hidden": 8,
+    "pixelrnn-diag-categorical-conditional": ("pixelrnn-diag", {**_RNN, "channels": 16, "out_channels": 8,
                                                                 "output": "categorical", "bins": 4,
                                                                 "num_classes": 3}, (1, 3, 3)),
     "ddpm-exact": ("ddpm", {**_DIFF, "timesteps": 10, "likelihood_method": "exact", "ode_tol": 1e-3}, PTS),

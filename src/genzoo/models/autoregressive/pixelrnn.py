@@ -1,4 +1,4 @@
-"""PixelRNN: `pixelrnn` (Row LSTM) and `pixelrnn-diag` (Diagonal BiLSTM), van den Oord et al. 2016, "Pixel
+"""PixelRNN: `pixelrnn` (Row LSTM) and `pixelrnn-diag` (Diagonal BiLSTM), van den Oord et al. 2016a, "Pixel
 Recurrent Neural Networks", sec. 3.1-3.4 (see docs/models/autoregressive.md).
 
 An image x of C x H x W sub-pixels is generated in raster order, and within a pixel channel by channel (R, G, B):
@@ -26,11 +26,19 @@ image become columns. A column-by-column LSTM whose K^is is a masked 1 x 1 convo
 convolution over the previous column (rows r - 1 and r of the skewed map: in the image, the pixel above and the
 pixel to the left) sees every pixel above-left. The same LSTM on the horizontally mirrored map covers every
 pixel above-right; its output is shifted down one row before the two are added, so that its own row (which holds
-later pixels) is never seen. Unskewed, h at (r, c) then sees every pixel before it.
+later pixels) is never seen. The state outside the image (the skew's padding) is held at 0, and the feature maps
+carry one extra zero column on the right, so that the right-to-left pass starts past the last pixel of the row
+above: the mask-A features of a pixel never hold its own value, and without that column the last pixel of row
+r - 1 would be out of sight of (r, c) for c < W - 1 - first_kernel // 2. Unskewed, h at (r, c) then sees every
+pixel before it.
 
 Colour: the features of every layer are split into C contiguous groups (group k conditions channel k); the
 masked convolutions keep group k from seeing groups > k of the same pixel, and the gates are laid out group by
-group, so that the elementwise LSTM update keeps them apart.
+group, so that the elementwise LSTM update keeps them apart. A class label enters as a learned embedding added to
+the first layer's features and to every LSTM's gate pre-activations.
+
+The rest (levels and binarization, the exact log p(x), the loss, sampling sub-pixel by sub-pixel on the rows drawn
+so far) is the family's `AutoregressiveImageModel`.
 """
 
 from __future__ import annotations
@@ -42,10 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.errors import DataError
-from genzoo.math import bits_per_dim
-from genzoo.models.autoregressive.outputs import make_output, split_channels
-from genzoo.models.base import Batch, GenerativeModel, ModelConfig
+from genzoo.models.autoregressive.base import AutoregressiveConfig, AutoregressiveImageModel
+from genzoo.models.autoregressive.outputs import split_channels
 from genzoo.models.registry import register
 from genzoo.nn import MaskedConv2d, pixelcnn_mask
 
@@ -190,47 +196,32 @@ class DiagonalBiLSTM(nn.Module):
 
 # ---- the model -------------------------------------------------------------------------------------------------
 @dataclass
-class PixelRNNConfig(ModelConfig):
-    """Configuration of PixelRNN (Row LSTM; `pixelrnn-diag`: Diagonal BiLSTM).
+class PixelRNNConfig(AutoregressiveConfig):
+    """arch: "row" (Row LSTM) | "diagonal" (Diagonal BiLSTM). channels: features 2h of the residual stream (the
+    LSTMs have h per gate, sec. 3.3). blocks: residual LSTM layers. kernel: k of the Row LSTM's 1 x k input-to-state
+    and width-k state-to-state convolutions (the Diagonal BiLSTM's are 1 x 1 and 2 x 1). first_kernel: the mask-A
+    convolution in front. out_channels: width of the hidden 1 x 1 output layer. channels must be a multiple of 2 C,
+    out_channels of C (C colour channels). The defaults are the paper's MNIST model (7 layers, h = 16)."""
 
-    output: "bernoulli" (binary pixels) | "categorical" (a softmax over `bins` levels, the paper's 256-way output)
-    | "logistic" (a discretised mixture of `mixtures` logistics over `bins` levels). binarize (None: "dynamic" for
-    the Bernoulli output, "none" otherwise): "dynamic" x ~ Bernoulli(x) at every call, "threshold" 1[x > 0.5],
-    "none" the data's own levels round(x (bins - 1)).
-    hidden: h, the LSTM's features per gate (the residual stream has 2 h). layers: residual LSTM blocks.
-    kernel_size: k of the Row LSTM's 1 x k input-to-state and width-k state-to-state convolutions (the Diagonal
-    BiLSTM's are 1 x 1 and 2 x 1). first_kernel: the mask-A convolution in front. output_hidden: features of the
-    two 1 x 1 mask-B output layers. hidden, output_hidden must be multiples of the colour channels C.
-    num_classes > 0: a label y (one-hot) enters as V y, a linear map per use, added to the first layer's features
-    and to every LSTM's gate pre-activations (as the conditional PixelCNN adds V y to every layer).
-    """
-
-    data_shape: tuple[int, ...] = (1, 28, 28)
     arch: Literal["row", "diagonal"] = "row"
-    output: Literal["bernoulli", "categorical", "logistic"] = "bernoulli"
-    bins: int = 256
-    mixtures: int = 5
-    binarize: Literal["dynamic", "threshold", "none"] | None = None
-    hidden: int = 16
-    layers: int = 7
-    kernel_size: int = 3
+    channels: int = 32
+    blocks: int = 7
+    kernel: int = 3
     first_kernel: int = 7
-    output_hidden: int = 32
+    out_channels: int = 32
 
-    positive: ClassVar[tuple[str, ...]] = ("mixtures", "hidden", "layers", "kernel_size", "first_kernel",
-                                           "output_hidden")
+    positive: ClassVar[tuple[str, ...]] = (*AutoregressiveConfig.positive, "channels", "blocks", "kernel",
+                                           "first_kernel", "out_channels")
 
     def checks(self) -> list[tuple[bool, str]]:
-        image = len(self.data_shape) == 3
-        c = self.data_shape[0] if image else 1
+        c = self.data_shape[0] if self.data_shape else 1
         return [
-            (image, f"data_shape must be an image (C, H, W), got {self.data_shape}"),
-            (self.bins >= 2, f"bins must be >= 2, got {self.bins}"),
-            (self.kernel_size % 2 == 1, f"kernel_size must be odd, got {self.kernel_size}"),
-            (self.first_kernel % 2 == 1, f"first_kernel must be odd, got {self.first_kernel}"),
-            (self.hidden % c == 0, f"hidden ({self.hidden}) must be a multiple of the {c} colour channels"),
-            (self.output_hidden % c == 0,
-             f"output_hidden ({self.output_hidden}) must be a multiple of the {c} colour channels"),
+            *super().checks(),
+            (self.first_kernel % 2 == 1 and self.kernel % 2 == 1,
+             f"first_kernel and kernel must be odd, got {self.first_kernel} and {self.kernel}"),
+            (self.channels % (2 * c) == 0,
+             f"channels ({self.channels}) must be a multiple of {2 * c} ({c} colour channels, LSTMs of channels / 2)"),
+            (self.out_channels % c == 0, f"out_channels ({self.out_channels}) must be a multiple of {c}"),
         ]
 
 
@@ -239,141 +230,63 @@ class DiagonalPixelRNNConfig(PixelRNNConfig):
     arch: Literal["row", "diagonal"] = "diagonal"
 
 
-class _Block(nn.Module):
-    """Residual block (sec. 3.3): x (2 h) -> LSTM -> h -> 1 x 1 mask B -> 2 h, added to x."""
+class LSTMBlock(nn.Module):
+    """Residual block (sec. 3.3): x (2h) -> Row LSTM or Diagonal BiLSTM (h) -> 1 x 1 mask B (2h), plus x. `bias`
+    (N, 4h), a class embedding, is added to every gate pre-activation."""
 
-    def __init__(self, arch: str, hidden: int, kernel_size: int, groups: int, num_classes: int):
+    def __init__(self, arch: str, channels: int, kernel: int, groups: int):
         super().__init__()
-        if arch == "row":
-            self.lstm: nn.Module = RowLSTM(2 * hidden, hidden, kernel_size, groups)
-        else:
-            self.lstm = DiagonalBiLSTM(2 * hidden, hidden, groups)
-        self.up = MaskedConv2d(hidden, 2 * hidden, 1, "B", groups)
-        self.label = nn.Linear(num_classes, 4 * hidden, bias=False) if num_classes else None
+        h = channels // 2
+        self.lstm = RowLSTM(channels, h, kernel, groups) if arch == "row" else DiagonalBiLSTM(channels, h, groups)
+        self.up = MaskedConv2d(h, channels, 1, "B", groups)
 
-    def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
-        extra = self.label(y) if self.label is not None and y is not None else None
-        return x + self.up(self.lstm(x, extra))
+    def forward(self, x: Tensor, bias: Tensor | None = None) -> Tensor:
+        return x + self.up(self.lstm(x, bias))
 
 
 @register("pixelrnn", family="autoregressive")
-class PixelRNN(GenerativeModel):
-    """PixelRNN with Row LSTM layers (van den Oord et al. 2016, sec. 3.1): exact log-likelihood, pixel-by-pixel
-    sampling.
+class PixelRNN(AutoregressiveImageModel):
+    """PixelRNN with Row LSTM layers (van den Oord et al. 2016a, sec. 3.1): a mask-A 7x7 convolution, residual
+    Row LSTM layers, mask-B 1x1 output layers; a triangular receptive field above each pixel."""
 
-    Public API: `params(x, condition)` (the output distribution's parameters (N, C, P, H, W) for data x),
-    `log_prob(x, condition, generator)`, `sample(n, condition, generator)`, `loss(batch)`.
-    """
-
-    likelihood = "exact"
     Config = PixelRNNConfig
-    data_kinds = ("image",)
-    sample_options = ("generator",)
-    log_prob_options = ("generator",)
-    loss_units = "nats/example"
-    train_defaults = {"lr": 1e-3}
 
     def __init__(self, config: PixelRNNConfig):
         super().__init__(config)
-        cfg = config
-        c = cfg.data_shape[0]
-        self.out = make_output(cfg.output, cfg.bins, cfg.mixtures)
-        self.extra_columns = 1 if cfg.arch == "diagonal" else 0  # see `forward`
-        h = cfg.hidden
-        self.first = MaskedConv2d(c, 2 * h, cfg.first_kernel, "A", c)
-        self.label = nn.Linear(cfg.num_classes, 2 * h, bias=False) if cfg.num_classes else None
-        self.blocks = nn.ModuleList(_Block(cfg.arch, h, cfg.kernel_size, c, cfg.num_classes)
-                                    for _ in range(cfg.layers))
-        self.head = nn.Sequential(nn.ReLU(), MaskedConv2d(2 * h, cfg.output_hidden, 1, "B", c), nn.ReLU(),
-                                  MaskedConv2d(cfg.output_hidden, c * self.out.params, 1, "B", c))
+        c, w = self.channels, config.channels
+        self.first = MaskedConv2d(c, w, config.first_kernel, "A", c)
+        self.blocks = nn.ModuleList(LSTMBlock(config.arch, w, config.kernel, c) for _ in range(config.blocks))
+        self.head = nn.Sequential(nn.ReLU(), MaskedConv2d(w, config.out_channels, 1, "B", c), nn.ReLU(),
+                                  MaskedConv2d(config.out_channels, c * self.output.params, 1, "B", c))
+        # class embedding: a bias of the first layer's features and of every LSTM's gates
+        self.bias_widths = [w] + [2 * w] * config.blocks
+        k = config.num_classes
+        self.embed = nn.Embedding(k, sum(self.bias_widths)) if k > 0 else None
+        if self.embed is not None:  # as nn.Linear on the one-hot label: U(-1/sqrt(K), 1/sqrt(K))
+            nn.init.uniform_(self.embed.weight, -k**-0.5, k**-0.5)
+        self.extra_columns = 1 if config.arch == "diagonal" else 0  # see `network`
 
-    @property
-    def bpd_bins(self) -> int:
-        """1: log_prob is a probability mass function over the data's own levels."""
-        return 1
-
-    @property
-    def binarize(self) -> str:
-        b = self.config.binarize
-        return b if b is not None else ("dynamic" if self.config.output == "bernoulli" else "none")
-
-    # ---- the network -----------------------------------------------------------------------------------------
-    def _labels(self, condition: Tensor | None, ref: Tensor) -> Tensor | None:
-        k = self.config.num_classes
-        if k == 0:
-            return None
-        if condition.is_floating_point():
-            return condition.to(device=ref.device, dtype=ref.dtype)
-        return F.one_hot(condition.long().to(ref.device), k).to(ref.dtype)
-
-    def forward(self, inputs: Tensor, y: Tensor | None = None) -> Tensor:
-        """The network: inputs (N, C, H', W) (levels mapped to [-1, 1]) and one-hot labels y (N, K) -> output
-        parameters (N, C, P, H', W), where those of sub-pixel i depend on inputs before i only. Any H' <= H: the
-        network is causal from the top, so the first rows alone give the same parameters for those rows.
+    def network(self, inputs: Tensor, labels: Tensor | None = None) -> Tensor:
+        """(N, C, H', W) inputs in [-1, 1] (+ labels) -> (N, C, P, H', W) params, those of sub-pixel t a function
+        of the inputs before t only. Any H' <= H: the first rows alone give the same params for those rows.
 
         The Diagonal BiLSTM's maps carry one more column on the right (zero input): its right-to-left pass then
         starts past the last pixel, whose value only the mask-A features to its right hold, so that pixel (r, c)
         sees the end of row r - 1 too (without it the last pixel of the row above is out of sight of every
         (r, c) with c < W - 1 - first_kernel // 2)."""
+        e = self.class_bias(self.embed, labels)
+        biases = [None] * len(self.bias_widths) if e is None else list(e.split(self.bias_widths, 1))
         width = inputs.shape[3]
-        inputs = F.pad(inputs, (0, self.extra_columns))
-        x = self.first(inputs)
-        if self.label is not None:
-            x = x + self.label(y)[:, :, None, None]
-        for block in self.blocks:
-            x = block(x, y)
-        return split_channels(self.head(x[..., :width]), inputs.shape[1])
-
-    def network(self, levels: Tensor, y: Tensor | None) -> Tensor:
-        """`forward` of int64 levels (N, C, H', W): the input is 2 k / (bins - 1) - 1."""
-        return self(2.0 * self.out.to_data(levels).to(self.first.weight.dtype) - 1.0, y)
-
-    def params(self, x: Tensor, condition: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """The output distribution's parameters (N, C, P, H, W) at every sub-pixel of data x in [0, 1]."""
-        self.check_input(x, condition)
-        levels = self.out.targets(x, self.binarize, generator)
-        return self.network(levels, self._labels(condition, x))
-
-    def check_input(self, x: Tensor, condition: Tensor | None = None) -> None:
-        super().check_input(x, condition)
-        if self.config.num_classes and condition is None:
-            raise DataError(f"{self.name}: conditional model (num_classes = {self.config.num_classes}) needs labels")
-        if x.numel() and (x.min() < 0 or x.max() > 1):
-            raise DataError(f"{self.name}: expected images in [0, 1], got {float(x.min()):.3g}..{float(x.max()):.3g}")
-
-    # ---- the generative contract -----------------------------------------------------------------------------
-    def log_prob(self, x: Tensor, condition: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
-        """log p(x) = sum over sub-pixels of log p(x_i | x_<i), nats per example (eq. 1), of x's levels (after
-        binarization for the Bernoulli output)."""
-        self.check_input(x, condition)
-        levels = self.out.targets(x, self.binarize, generator)
-        return self.out.log_prob(self.network(levels, self._labels(condition, x)), levels)
-
-    def loss(self, batch: Batch, player: str = "model") -> dict[str, Tensor]:
-        """{"loss": mean -log p(x) in nats per example, "bpd": the same in bits per sub-pixel}."""
-        nll = -self.log_prob(batch.x, batch.y)
-        bpd = bits_per_dim(nll.detach(), batch.x[0].numel(), n_bins=1)
-        return {"loss": nll.mean(), "bpd": bpd.mean()}
-
-    @torch.no_grad()
-    def sample(self, n: int, condition: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """n images in [0, 1], drawn sub-pixel by sub-pixel in raster order (R, G, B within a pixel), the whole
-        batch at once; the network sees only the rows drawn so far."""
-        labels = self.sample_labels(n, condition)
-        c, height, width = self.config.data_shape
-        y = None if labels is None else self._labels(labels, self.first.weight)
-        levels = torch.zeros(n, c, height, width, dtype=torch.long, device=self.device)
-        for r in range(height):
-            for col in range(width):
-                for k in range(c):
-                    p = self.network(levels[:, :, : r + 1], y)[:, k : k + 1, :, r, col]
-                    levels[:, k, r, col] = self.out.sample(p, generator)[:, 0]
-        return self.out.to_data(levels)
+        x = self.first(F.pad(inputs, (0, self.extra_columns)))
+        if biases[0] is not None:
+            x = x + biases[0][:, :, None, None]
+        for block, b in zip(self.blocks, biases[1:]):
+            x = block(x, b)
+        return split_channels(self.head(x[..., :width]), self.channels)
 
 
 @register("pixelrnn-diag", family="autoregressive")
 class DiagonalPixelRNN(PixelRNN):
-    """PixelRNN with Diagonal BiLSTM layers (van den Oord et al. 2016, sec. 3.2): every earlier pixel in view."""
+    """PixelRNN with Diagonal BiLSTM layers (van den Oord et al. 2016a, sec. 3.2): every earlier pixel in view."""
 
     Config = DiagonalPixelRNNConfig
