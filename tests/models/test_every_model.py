@@ -31,6 +31,7 @@ IMG28 = (1, 28, 28)
 PTS = (2,)
 _GAN = {"g_hidden": (8,), "d_hidden": (8,), "latent_dim": 2}
 _DIFF = {"hidden": (16,), "sample_batch": 64}
+_RNN = {"channels": 6, "blocks": 1, "out_channels": 3, "first_kernel": 3}
 _DIFF_IMG = {"channels": (4, 8), "num_res_blocks": 1, "sample_batch": 64}
 _GPT = {"context": 8, "n_layer": 1, "n_head": 2, "n_embd": 8}
 _AR = {"channels": 6, "blocks": 1, "out_channels": 6}
@@ -63,12 +64,19 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "made": ({"hidden": (16,), "num_masks": 3, "ensemble": 2}, AR_IMG),
     "pixelcnn": (_AR, AR_IMG),
     "gated-pixelcnn": (_AR, AR_IMG),
+    "pixelrnn": (_RNN, (1, 4, 4)),
+    "pixelrnn-diag": (_RNN, (1, 4, 4)),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
     "realnvp-image-conditional": ("realnvp", {"hidden_channels": 4, "levels": 1, "steps": 1, "final_steps": 1,
                                               "num_classes": 3}, (1, 4, 4)),
     "ddpm-image-conditional": ("ddpm", {**_DIFF_IMG, "timesteps": 10, "num_classes": 3}, IMG),
+    "pixelrnn-rgb-logistic-conditional": ("pixelrnn", {**_RNN, "output": "logistic", "mixtures": 2,
+                                                        "num_classes": 3}, (3, 3, 3)),
+    "pixelrnn-diag-categorical-conditional": ("pixelrnn-diag", {**_RNN, "channels": 16, "out_channels": 8,
+                                                                "output": "categorical", "bins": 4,
+                                                                "num_classes": 3}, (1, 3, 3)),
     "ddpm-exact": ("ddpm", {**_DIFF, "timesteps": 10, "likelihood_method": "exact", "ode_tol": 1e-3}, PTS),
     "gpt-rotary-dropout": ("gpt", {**_GPT, "vocab_size": 5, "positions": "rotary", "dropout": 0.1}, (8,)),
     "gpt-byte-untied": ("gpt", {**_GPT, "vocab_size": 256, "tokenizer": "byte", "tie_weights": False, "bias": True},
