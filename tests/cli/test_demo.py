@@ -56,7 +56,7 @@ def test_demo_writes_self_contained_report(tmp_path, monkeypatch, capsys):
 def test_demo_table_rows_are_well_formed():
     names = [j.name for j in demo_mod.JOBS]
     assert len(names) == len(set(names))
-    allowed = {"samples", "reconstructions", "interpolations", "density", "loss"}
+    allowed = {"samples", "reconstructions", "interpolations", "density", "passage", "loss"}
     for j in demo_mod.JOBS:
         assert set(j.pictures) <= allowed and j.quick_steps <= j.steps
 
@@ -71,7 +71,9 @@ def test_the_real_demo_table_runs_in_quick_mode(tmp_path, monkeypatch):
     for job in demo_mod.JOBS:
         assert f"## {job.name}:" in md
         for pic in job.pictures:
-            if pic != "loss":
+            if pic == "passage":  # generated text, shown verbatim in the report
+                assert f"generated tokens after the prompt {job.prompt!r}" in md, job.name
+            elif pic != "loss":
                 assert (out / job.name / "pictures" / f"{pic}.png").is_file(), (job.name, pic)
     assert "grid mass" not in md  # the mass is in the picture's title; the table has the numbers
     assert "modes covered (2500 samples)" in md and "NLL (nats/example)" in md and "bits/dim" in md
