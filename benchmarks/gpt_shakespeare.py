@@ -146,9 +146,9 @@ def write_markdown(out: Path) -> None:
                   f"{r['bits_per_char']:.4f} | <= {r['target']} | {r['reference_nanogpt']} | "
                   f"{r['train_wall_s']:.0f} | {r['tokens_per_s']:,.0f} | {'met' if r['met'] else 'NOT met'} |")
     if not any(r["recipe"] == "gpu" for r in rows):
-        md += ["", "The gpu recipe (6 layers, 6 heads, width 384, context 256, batch 64, 5,000 iterations, goal <= 1.47) "
-               "has not been run: no GPU machine was available. `--recipe gpu --device cuda` runs it and writes the "
-               "model-FLOPs utilisation (achieved FLOP/s from 6N + 12LHQT per token) beside the loss."]
+        md += ["", "The gpu recipe (6 layers, 6 heads, width 384, context 256, batch 64, 5,000 iterations, "
+               "goal <= 1.47) has not been run: no GPU machine was available. `--recipe gpu --device cuda` runs "
+               "it and writes the model-FLOPs utilisation (achieved FLOP/s from 6N + 12LHQT per token) by the loss."]
     for r in rows:
         md += ["", f"## {r['recipe']} / {r['positions']} / lr {r.get('lr', 1e-3):g}: command, machine, sample", "",
                f"- command: `{r['command']}`", f"- date: {r['date']}", f"- machine: {r['machine']}",

@@ -106,13 +106,13 @@ JOBS: list[DemoJob] = [
     ),
     DemoJob(
         name="gpt-shakespeare", model="gpt", data="shakespeare",
-        model_config={"context": 64, "n_layer": 4, "n_head": 4, "n_embd": 128},
+        model_config={"context": 64, "n_layer": 4, "n_head": 4, "n_embd": 128, "positions": "rotary"},
         train_config={"batch_size": 12, "eval_every": 0, "eval_batches": 10, "n_samples": 4},
         steps=1500, quick_steps=20,
         pictures=("passage", "loss"), prompt="ROMEO:", eval_examples=400,
-        description="A character-level GPT (4 layers, 4 heads, width 128, context 64: nanoGPT's CPU recipe at "
-                    "fewer steps) on tiny Shakespeare; the loss is the exact log-probability of 400 validation "
-                    "windows per character.",
+        description="A character-level GPT (4 layers, 4 heads, width 128, context 64, rotary positions: nanoGPT's "
+                    "CPU recipe at fewer steps) on tiny Shakespeare; the loss is the exact log-probability of 400 "
+                    "validation windows per character.",
     ),
 ]
 
