@@ -129,7 +129,10 @@ def _summary(trainer, out: Path) -> None:
     if last:
         parts += [f"{k}={v:.4g}" + (f" {lu}" if lu else "") for k, v in last[-1].items() if k.endswith("/loss")]
     if ev:
-        for k, u in (("eval/nll", "nats/example"), ("eval/bpd", "bits/dim")):
+        text = trainer.data.kind == "text"  # an example is a window of tokens; a dimension is a token
+        units = (("eval/nll", "nats/window"), ("eval/bpd", "bits/token")) if text else (
+            ("eval/nll", "nats/example"), ("eval/bpd", "bits/dim"))
+        for k, u in units:
             if k in ev[-1]:
                 parts.append(f"{k}={ev[-1][k]:.4g} {u}")
     print(f"done: step {trainer.step}  " + "  ".join(parts))
