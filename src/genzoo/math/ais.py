@@ -40,7 +40,7 @@ class AISResult(NamedTuple):
 
 def log_mean_exp_stderr(log_w: Tensor) -> tuple[Tensor, Tensor]:
     """(log mean_i w_i, std(w) / (sqrt(n) mean(w))) from log-weights (n,), stably: with normalised weights
-    u_i = w_i / sum_j w_j, std(w) / mean(w) = n std(u), so se = sqrt(n) std(u) (delta method)."""
+    u_i = w_i / sum_j w_j, std(w) / mean(w) = n std(u), so se = sqrt(n) std(u) (delta method; Owen 2013, sec. 9.2)."""
     n = log_w.shape[0]
     if n < 2:
         raise ValueError(f"need at least 2 runs for a standard error, got {n}")
@@ -74,7 +74,8 @@ def annealed_importance_sampling(
     betas: Sequence[float] | Tensor,
     generator: torch.Generator | None = None,
 ) -> AISResult:
-    """AIS from exact samples `x0` of p_{betas[0]} along `betas` (increasing: forward; decreasing: reverse).
+    """AIS (Neal 2001) from exact samples `x0` of p_{betas[0]} along `betas` (increasing: forward; decreasing:
+    reverse): log w = sum_k log f_{beta_k}(x_{k-1}) - log f_{beta_{k-1}}(x_{k-1}), E[w] = Z_{beta_K} / Z_{beta_0}.
 
     `log_f(x, beta)` is log f_beta per run, shape (n,); `transition(x, beta, generator)` one Markov step that
     leaves f_beta invariant. Returns AISResult with the estimate of log Z_{betas[-1]} / Z_{betas[0]} (see the

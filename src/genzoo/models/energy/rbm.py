@@ -214,7 +214,8 @@ class RBMLayer(nn.Module):
 
     def _path(self, a: Tensor):
         """log f_beta and the Gibbs transition of the geometric path from the base rate `a` to this RBM (float64)."""
-        W, b, c, s = self.W.double(), self.b.double(), self.c.double(), self.sigma
+        W, b, c = (t.detach().double() for t in (self.W, self.b, self.c))
+        s = self.sigma
         gauss = self.kind == "gaussian"
 
         def log_f(v: Tensor, beta: float) -> Tensor:
