@@ -122,7 +122,7 @@ class DBN(GenerativeModel):
         self.check_input(batch.x, batch.y)
         i = self._layer_index(player)
         g = self.rng.next(self.device) if self.training else None
-        x = self.up(preprocess_binary(batch.x, cfg.binarize, self.name, g), i, g)
+        x = self.up(preprocess_binary(batch.x, cfg.binarize, self.name, g, self.layers[0].W.dtype), i, g)
         layer = self.layers[i]
         if self.training:
             layer.observe(x, cfg.init_from_data)
@@ -171,7 +171,7 @@ class DBN(GenerativeModel):
         `log_z` of the top RBM (default: AIS)."""
         self.check_input(x)
         s = int(samples or self.config.bound_samples)
-        v = preprocess_binary(x, self.config.binarize, self.name, generator)
+        v = preprocess_binary(x, self.config.binarize, self.name, generator, self.layers[0].W.dtype)
         log_z = self.log_partition()[0] if log_z is None else float(log_z)
         if len(self.layers) == 1:
             return -self.layers[0].free_energy(v) - log_z

@@ -307,13 +307,14 @@ class CounterRNG(nn.Module):
         return torch.Generator(device=device).manual_seed(mixed)
 
 
-def preprocess_binary(x: Tensor, mode: str, name: str, generator: torch.Generator | None = None) -> Tensor:
-    """Flattened binary visibles from data in [0, 1] through `genzoo.data.transforms.binarize`."""
+def preprocess_binary(x: Tensor, mode: str, name: str, generator: torch.Generator | None = None,
+                      dtype: torch.dtype = torch.float32) -> Tensor:
+    """Flattened binary visibles (in `dtype`) from data in [0, 1] through `genzoo.data.transforms.binarize`."""
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise DataError(f"{name}: Bernoulli visible units need data in [0, 1], got values in "
                         f"[{x.min().item():.4g}, {x.max().item():.4g}] (use visible='gaussian')")
-    v = x.flatten(1).float()
-    return v if mode == "none" else binarize(v, mode, generator=generator)
+    v = x.flatten(1).to(dtype)
+    return (v if mode == "none" else binarize(v, mode, generator=generator)).to(dtype)
 
 
 @register("rbm", family="energy")
@@ -349,8 +350,8 @@ class RBM(GenerativeModel):
     def visibles(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Data -> flattened visible units (binarized, dequantized or as given)."""
         if self.config.visible == "bernoulli":
-            return preprocess_binary(x, self.config.binarize, self.name, generator)
-        v = x.flatten(1).float()
+            return preprocess_binary(x, self.config.binarize, self.name, generator, self.layer.W.dtype)
+        v = x.flatten(1).to(self.layer.W.dtype)
         return dequantize(v, generator) if self.dequantizes else v
 
     def free_energy(self, x: Tensor) -> Tensor:
