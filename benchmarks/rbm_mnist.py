@@ -61,6 +61,17 @@ def filters(model, n: int = 100) -> torch.Tensor:
     return ((w - lo) / (hi - lo + 1e-12)).reshape(-1, 1, 28, 28)
 
 
+def verdict(r: dict) -> str:
+    """The goal (>= -100 nats within 60 CPU minutes) is judged only under the paper's AIS (14,500 betas, 100 runs)
+    on all 2,000 held-out images, and only when reverse AIS agrees (the reverse figure also clears the goal)."""
+    m, cpu = r["heldout_log_p"], r["train_cpu_minutes"]
+    if r["eval_n"] < 2000 or r["ais_runs"] < 100 or r["ais_betas"] < 14500:
+        return f"not measured (AIS {r['ais_betas']} x {r['ais_runs']} on {r['eval_n']} images: a short-run check)"
+    if m >= TARGET_NATS and r["heldout_log_p_reverse"] >= TARGET_NATS and cpu <= TARGET_MINUTES:
+        return f"met ({m:.2f} nats, reverse AIS {r['heldout_log_p_reverse']:.2f}, after {cpu:.1f} CPU min)"
+    return f"not met ({m:.2f} nats, reverse AIS {r['heldout_log_p_reverse']:.2f}, after {cpu:.1f} CPU min)"
+
+
 def write_markdown(out: Path) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("rbm*_results.json"))]
     lines = [
@@ -82,7 +93,7 @@ def write_markdown(out: Path) -> None:
             f"| {r['run']} | {r['hidden']} | {r['cd']} ({r['k']}) | {r['train_cpu_minutes']:.1f} | {r['steps']} "
             f"({r['epochs']:.0f}) | {r['ais_betas']} x {r['ais_runs']} | {r['log_z']:.2f} +- {r['log_z_se']:.2f} | "
             f"{r['log_z_lower']:.2f} | {r['log_z_reverse']:.2f} | **{r['heldout_log_p']:.2f}** "
-            f"(reverse: {r['heldout_log_p_reverse']:.2f}) | {r['train_log_p']:.2f} | {r['target']} |")
+            f"(reverse: {r['heldout_log_p_reverse']:.2f}) | {r['train_log_p']:.2f} | {verdict(r)} |")
     lines.append("")
     for r in rows:
         lines += [f"- `{r['run']}`: `{r['command']}`",
@@ -156,13 +167,6 @@ def main(argv=None) -> int:
         neg_f_train = -model.layer.free_energy(model.visibles(train_sub)).double()
     lp = neg_f - s["log_z"]
     m, se = float(lp.mean()), float(lp.std() / math.sqrt(lp.numel()))
-    within = cpu_s <= TARGET_MINUTES * 60
-    if args.eval_n < 2000 or args.ais_runs < 100:
-        target = f"not measured (AIS {args.ais_betas} x {args.ais_runs}, {args.eval_n} images)"
-    elif m >= TARGET_NATS and within:
-        target = f"met ({m:.2f} nats after {cpu_s / 60:.1f} CPU min)"
-    else:
-        target = f"not met ({m:.2f} nats after {cpu_s / 60:.1f} CPU min)"
     res = {
         "run": args.run, "hidden": args.hidden, "cd": args.cd, "k": args.k,
         "model_config": {k: v for k, v in model.config_dict().items() if k not in ("data_shape", "num_classes")},
@@ -175,9 +179,10 @@ def main(argv=None) -> int:
         "train_log_p": float((neg_f_train - s["log_z"]).mean()),
         "eval_n": int(x_test.shape[0]), "train_cpu_minutes": cpu_s / 60, "train_wall_minutes": budget.wall() / 60,
         "budget_cpu_minutes": args.minutes, "steps": trainer.step, "planned_steps": total,
-        "epochs": trainer.step * args.batch_size / x_train.shape[0], "threads": args.threads, "target": target,
+        "epochs": trainer.step * args.batch_size / x_train.shape[0], "threads": args.threads,
         **prov,
     }
+    res["target"] = verdict(res)
     (out / f"{args.run}_results.json").write_text(json.dumps(res, indent=2) + "\n")
     torch.manual_seed(0)
     save_image_grid(model.sample(64), out / f"{args.run}_samples.png", nrow=8)
