@@ -36,6 +36,7 @@ _DIFF_IMG = {"channels": (4, 8), "num_res_blocks": 1, "sample_batch": 64}
 _GPT = {"context": 8, "n_layer": 1, "n_head": 2, "n_embd": 8}
 _AR = {"channels": 6, "blocks": 1, "out_channels": 6}
 AR_IMG = (1, 4, 4)
+_RBM = {"hidden": 6, "chains": 8, "ais_betas": 20, "ais_runs": 4, "sample_steps": 3}
 
 # name -> (config, data shape); the data shape is also the config's data_shape.
 TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
@@ -66,6 +67,8 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "gated-pixelcnn": (_AR, AR_IMG),
     "pixelrnn": (_RNN, (1, 4, 4)),
     "pixelrnn-diag": (_RNN, (1, 4, 4)),
+    "rbm": (_RBM, IMG),
+    "dbn": ({**_RBM, "hidden": (6, 4), "layer_steps": 3, "bound_samples": 2}, IMG),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -89,6 +92,8 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
                                                      "bins": 4}, AR_IMG),
     "gated-pixelcnn-colour-categorical": ("gated-pixelcnn", {**_AR, "blocks": 2, "output": "categorical", "bins": 8},
                                           (3, 3, 3)),
+    "rbm-gaussian-points-cd3": ("rbm", {**_RBM, "visible": "gaussian", "cd": "cd", "k": 3}, PTS),
+    "rbm-gaussian-image": ("rbm", {**_RBM, "visible": "gaussian", "sigma": 0.5}, IMG),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 

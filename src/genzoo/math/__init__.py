@@ -3,6 +3,7 @@
 Every function's docstring gives its formula and source; docs/math.md lists them all.
 """
 
+from genzoo.math.ais import AISResult, annealed_importance_sampling, geometric_betas, log_mean_exp_stderr
 from genzoo.math.divergences import knn_kl, median_bandwidth, mmd, sliced_wasserstein, wasserstein_1d
 from genzoo.math.gaussian import gaussian_entropy, gaussian_kl, gaussian_log_prob, reparameterize
 from genzoo.math.info import (
@@ -36,10 +37,12 @@ from genzoo.math.units import bits_per_dim
 from genzoo.math.vi import elbo
 
 __all__ = [
+    "AISResult",
     "Capacity",
     "Estimate",
     "ISEstimate",
     "MCMCResult",
+    "annealed_importance_sampling",
     "bits_per_dim",
     "channel_capacity",
     "cross_entropy",
@@ -47,6 +50,7 @@ __all__ = [
     "elbo",
     "entropy",
     "gaussian_entropy",
+    "geometric_betas",
     "gaussian_kl",
     "gaussian_log_prob",
     "gradient_penalty",
@@ -60,6 +64,7 @@ __all__ = [
     "l2_penalty",
     "langevin",
     "log_mean_exp",
+    "log_mean_exp_stderr",
     "mc_estimate",
     "median_bandwidth",
     "metropolis_hastings",
