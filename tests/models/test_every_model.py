@@ -36,6 +36,7 @@ _DIFF_IMG = {"channels": (4, 8), "num_res_blocks": 1, "sample_batch": 64}
 _GPT = {"context": 8, "n_layer": 1, "n_head": 2, "n_embd": 8}
 _AR = {"channels": 6, "blocks": 1, "out_channels": 6}
 AR_IMG = (1, 4, 4)
+_EBM = {"hidden": (8,), "sgld_steps": 2, "buffer_size": 16, "sample_steps": 3, "resolution": 16}
 
 # name -> (config, data shape); the data shape is also the config's data_shape.
 TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
@@ -66,6 +67,7 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "gated-pixelcnn": (_AR, AR_IMG),
     "pixelrnn": (_RNN, (1, 4, 4)),
     "pixelrnn-diag": (_RNN, (1, 4, 4)),
+    "ebm": (_EBM, PTS),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -89,6 +91,7 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
                                                      "bins": 4}, AR_IMG),
     "gated-pixelcnn-colour-categorical": ("gated-pixelcnn", {**_AR, "blocks": 2, "output": "categorical", "bins": 8},
                                           (3, 3, 3)),
+    "ebm-image-spectral": ("ebm", {**_EBM, "hidden": (4, 4), "spectral_norm": True}, AR_IMG),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 
