@@ -209,7 +209,11 @@ class EBM(GenerativeModel):
         With `update`, the end states are written back and `draws` advances."""
         cfg = self.config
         g = self._generator() if generator is None else generator
-        idx = torch.randint(0, cfg.buffer_size, (n,), generator=g, device=self.replay.device)
+        dev = self.replay.device
+        if n <= cfg.buffer_size:  # distinct chains, so the write-back has no duplicate index
+            idx = torch.randperm(cfg.buffer_size, generator=g, device=dev)[:n]
+        else:
+            idx = torch.randint(0, cfg.buffer_size, (n,), generator=g, device=dev)
         x0 = self.replay[idx]
         fresh = torch.rand((n,), generator=g, device=x0.device) < cfg.reinit_prob
         x0 = torch.where(fresh.view(-1, *[1] * (x0.dim() - 1)), self.noise(n, g), x0)
