@@ -15,7 +15,7 @@ ends inside the budget, and training stops at the budget in any case. Goal: >= -
     python benchmarks/rbm_mnist.py --minutes 60 --out docs/results/energy
 
 Writes rbm_results.json, rbm_samples.png, rbm_filters.png (the first 100 columns of W as 28 x 28 images) and
-results.md in --out.
+rbm.md in --out.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def write_markdown(out: Path) -> None:
                   f"  - {r['date']}, commit {r['commit']}; {r['machine']}",
                   f"  - train config {r['train_config']}; model config {r['model_config']}; "
                   f"AIS took {r['ais_seconds']:.0f} s"]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "rbm.md").write_text("\n".join(lines) + "\n")
 
 
 def main(argv=None) -> int:

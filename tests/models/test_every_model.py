@@ -37,6 +37,7 @@ _GPT = {"context": 8, "n_layer": 1, "n_head": 2, "n_embd": 8}
 _AR = {"channels": 6, "blocks": 1, "out_channels": 6}
 AR_IMG = (1, 4, 4)
 _RBM = {"hidden": 6, "chains": 8, "ais_betas": 20, "ais_runs": 4, "sample_steps": 3}
+_EBM = {"hidden": (8,), "sgld_steps": 2, "buffer_size": 16, "sample_steps": 3, "resolution": 16}
 
 # name -> (config, data shape); the data shape is also the config's data_shape.
 TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
@@ -69,6 +70,7 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "pixelrnn-diag": (_RNN, (1, 4, 4)),
     "rbm": (_RBM, IMG),
     "dbn": ({**_RBM, "hidden": (6, 4), "layer_steps": 3, "bound_samples": 2}, IMG),
+    "ebm": (_EBM, PTS),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -94,6 +96,7 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
                                           (3, 3, 3)),
     "rbm-gaussian-points-cd3": ("rbm", {**_RBM, "visible": "gaussian", "cd": "cd", "k": 3}, PTS),
     "rbm-gaussian-image": ("rbm", {**_RBM, "visible": "gaussian", "sigma": 0.5}, IMG),
+    "ebm-image-spectral": ("ebm", {**_EBM, "hidden": (4, 4), "spectral_norm": True}, AR_IMG),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 

@@ -21,6 +21,7 @@ from genzoo.math.mcmc import (
     langevin,
     metropolis_hastings,
     random_walk_proposal,
+    sgld,
     uniform_categorical_proposal,
 )
 from genzoo.math.montecarlo import (
@@ -73,6 +74,7 @@ __all__ = [
     "r1_penalty",
     "random_walk_proposal",
     "reparameterize",
+    "sgld",
     "sliced_wasserstein",
     "uniform_categorical_proposal",
     "wasserstein_1d",
