@@ -66,6 +66,8 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "gated-pixelcnn": (_AR, AR_IMG),
     "pixelrnn": (_RNN, (1, 4, 4)),
     "pixelrnn-diag": (_RNN, (1, 4, 4)),
+    "sparse-coding": ({"latent_dim": 6, "n_iter": 20, "eval_k": 4, "noise_std": 0.5}, IMG),
+    "sparse-vae": ({"hidden": (8,), "latent_dim": 2, "eval_k": 2, "l1": 0.1}, IMG),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -89,6 +91,10 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
                                                      "bins": 4}, AR_IMG),
     "gated-pixelcnn-colour-categorical": ("gated-pixelcnn", {**_AR, "blocks": 2, "output": "categorical", "bins": 8},
                                           (3, 3, 3)),
+    "sparse-coding-points-ista": ("sparse-coding", {"latent_dim": 3, "solver": "ista", "n_iter": 20, "bias": False,
+                                                    "eval_k": 4, "prior_scale": 0.5, "defensive": 0.0}, PTS),
+    "sparse-vae-gaussian-decoder-mc-kl": ("sparse-vae", {"hidden": (8,), "latent_dim": 2, "eval_k": 2,
+                                                         "decoder": "gaussian", "kl": "mc"}, PTS),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 
