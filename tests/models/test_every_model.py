@@ -71,6 +71,8 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "rbm": (_RBM, IMG),
     "dbn": ({**_RBM, "hidden": (6, 4), "layer_steps": 3, "bound_samples": 2}, IMG),
     "ebm": (_EBM, PTS),
+    "sparse-coding": ({"latent_dim": 6, "n_iter": 20, "eval_k": 4, "noise_std": 0.5}, IMG),
+    "sparse-vae": ({"hidden": (8,), "latent_dim": 2, "eval_k": 2, "l1": 0.1}, IMG),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -97,6 +99,10 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
     "rbm-gaussian-points-cd3": ("rbm", {**_RBM, "visible": "gaussian", "cd": "cd", "k": 3}, PTS),
     "rbm-gaussian-image": ("rbm", {**_RBM, "visible": "gaussian", "sigma": 0.5}, IMG),
     "ebm-image-spectral": ("ebm", {**_EBM, "hidden": (4, 4), "spectral_norm": True}, AR_IMG),
+    "sparse-coding-points-ista": ("sparse-coding", {"latent_dim": 3, "solver": "ista", "n_iter": 20, "bias": False,
+                                                    "eval_k": 4, "prior_scale": 0.5, "defensive": 0.0}, PTS),
+    "sparse-vae-gaussian-decoder-mc-kl": ("sparse-vae", {"hidden": (8,), "latent_dim": 2, "eval_k": 2,
+                                                         "decoder": "gaussian", "kl": "mc"}, PTS),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 

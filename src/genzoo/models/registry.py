@@ -24,6 +24,7 @@ FAMILY_MODULES = (
     "genzoo.models.transformer",
     "genzoo.models.autoregressive",
     "genzoo.models.energy",
+    "genzoo.models.sparse",
 )
 _loaded = False
 

@@ -367,7 +367,7 @@ class VAE(GenerativeModel):
         """s samples z ~ q(z|x) per example: (log p(x|z), log p(z), log q(z|x)), each (s, N)."""
         z = reparameterize(mu.expand(s, *mu.shape), logvar.expand(s, *logvar.shape), generator)
         lpx = self._log_px_given_z(target, z, c)
-        lpz = gaussian_log_prob(z, 0.0, 0.0)
+        lpz = self.prior_log_prob(z)
         lqz = gaussian_log_prob(z, mu, logvar)
         return lpx, lpz, lqz
 
@@ -384,10 +384,28 @@ class VAE(GenerativeModel):
         kc = max(1, min(k, budget // (nb * per)))
         return nb, kc
 
+    # ---- the prior p(z): N(0, I); a family with another prior overrides these three --------------------------
+    def prior_log_prob(self, z: Tensor) -> Tensor:
+        """log p(z) summed over the last dimension."""
+        return gaussian_log_prob(z, 0.0, 0.0)
+
+    def prior_kl(self, mu: Tensor, logvar: Tensor) -> Tensor:
+        """The analytic KL(q(z|x) || p(z)) per example."""
+        return gaussian_kl(mu, logvar)
+
+    def prior_sample(self, n: int) -> Tensor:
+        """n draws z ~ p(z), (n, latent_dim), in the model's dtype and device."""
+        p = next(self.parameters())
+        return torch.randn(n, self.latent_dim, dtype=p.dtype, device=p.device)
+
     # ---- objectives ------------------------------------------------------------------------------------------
     def loss(self, batch: Batch, player: str = "model") -> dict[str, Tensor]:
         """{"loss", "recon" (-E_q log p(x|z)), "kl" (KL term used), "elbo", "beta" (+ "capacity", "iwae")},
         batch means in nats per example."""
+        return self._objective(batch)[0]
+
+    def _objective(self, batch: Batch) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """`loss`'s parts and the encoder's (mu, logvar) they came from (a subclass adds terms on q(z|x))."""
         cfg = self.config
         x, y = batch.x, batch.y
         self.check_input(x, y)
@@ -396,7 +414,7 @@ class VAE(GenerativeModel):
         mu, logvar = self._encode(x_in, c)
         lpx, lpz, lqz = self._log_weights(x_in, target, c, mu, logvar, cfg.k)
         recon = -lpx.mean(0)  # (N,)
-        kl = gaussian_kl(mu, logvar) if cfg.kl == "analytic" else (lqz - lpz).mean(0)
+        kl = self.prior_kl(mu, logvar) if cfg.kl == "analytic" else (lqz - lpz).mean(0)
         w = self.kl_weight()
         out: dict[str, Tensor] = {}
         if cfg.objective == "iwae":
@@ -417,7 +435,7 @@ class VAE(GenerativeModel):
             elbo=-(recon + kl).mean().detach(),
             beta=torch.tensor(w, device=loss.device),
         )
-        return out
+        return out, mu, logvar
 
     def elbo(
         self,
@@ -443,7 +461,7 @@ class VAE(GenerativeModel):
                                               min(kc, k - s), generator)
                 total = total + lpx.sum(0)
             recons.append(-total / k)
-            kls.append(gaussian_kl(mu, logvar))
+            kls.append(self.prior_kl(mu, logvar))
         recon, kl = torch.cat(recons), torch.cat(kls)
         return {"elbo": -(recon + kl), "recon": recon, "kl": kl}
 
@@ -481,12 +499,10 @@ class VAE(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, condition: Tensor | None = None) -> Tensor:
-        """n decoder means (Bernoulli probabilities) of z ~ N(0, I), in data space; labels by `sample_labels`
-        (without a condition a conditional model cycles through 0, 1, ..., K-1)."""
+        """n decoder means (Bernoulli probabilities) of z ~ p(z) (`prior_sample`), in data space; labels by
+        `sample_labels` (without a condition a conditional model cycles through 0, 1, ..., K-1)."""
         condition = self.sample_labels(n, condition)
-        p = next(self.parameters())
-        z = torch.randn(n, self.latent_dim, dtype=p.dtype, device=p.device)
-        return self.decode(z, condition)
+        return self.decode(self.prior_sample(n), condition)
 
 
 @register("beta-vae", family="vae")
