@@ -66,6 +66,8 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "gated-pixelcnn": (_AR, AR_IMG),
     "pixelrnn": (_RNN, (1, 4, 4)),
     "pixelrnn-diag": (_RNN, (1, 4, 4)),
+    "gmm": ({"components": 3, "covariance": "diag"}, PTS),
+    "hmm": ({"states": 3, "vocab_size": 5, "chars": "abcde", "context": 6}, (6,)),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -89,6 +91,8 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
                                                      "bins": 4}, AR_IMG),
     "gated-pixelcnn-colour-categorical": ("gated-pixelcnn", {**_AR, "blocks": 2, "output": "categorical", "bins": 8},
                                           (3, 3, 3)),
+    "gmm-full": ("gmm", {"components": 3, "covariance": "full"}, PTS),
+    "hmm-byte": ("hmm", {"states": 4, "vocab_size": 256, "tokenizer": "byte", "context": 5, "smoothing": 0.0}, (5,)),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 

@@ -23,6 +23,7 @@ FAMILY_MODULES = (
     "genzoo.models.diffusion",
     "genzoo.models.transformer",
     "genzoo.models.autoregressive",
+    "genzoo.models.classical",
 )
 _loaded = False
 
