@@ -48,7 +48,7 @@ class GMMConfig(ModelConfig):
     chunk: points per E-step chunk in `fit` / `log_prob` (memory, not results). data_shape is (D,).
     """
 
-    components: int = 8
+    components: int = 25
     covariance: Literal["full", "diag"] = "full"
     reg_covar: float = 1e-6
     seed: int = 0

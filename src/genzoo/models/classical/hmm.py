@@ -209,7 +209,7 @@ class HMM(MarkovChainEM, GenerativeModel):
     capabilities = frozenset({"generate", "tokenizer"})
     sample_options = ("generator",)
     loss_units = "nats/token"
-    train_defaults: ClassVar[dict[str, Any]] = {**EM_TRAIN_DEFAULTS, "lr": 0.5, "batch_size": 256, "steps": 300,
+    train_defaults: ClassVar[dict[str, Any]] = {**EM_TRAIN_DEFAULTS, "lr": 1.0, "batch_size": 64, "steps": 1000,
                                                 "schedule": "linear", "min_lr_factor": 0.1}
 
     def __init__(self, config: HMMConfig):
