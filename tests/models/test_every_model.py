@@ -92,7 +92,7 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
     "gated-pixelcnn-colour-categorical": ("gated-pixelcnn", {**_AR, "blocks": 2, "output": "categorical", "bins": 8},
                                           (3, 3, 3)),
     "gmm-full": ("gmm", {"components": 3, "covariance": "full"}, PTS),
-    "hmm-byte": ("hmm", {"states": 4, "vocab_size": 256, "tokenizer": "byte", "context": 5, "smoothing": 0.0}, (5,)),
+    "hmm-byte": ("hmm", {"states": 4, "vocab_size": 256, "tokenizer": "byte", "context": 5, "smoothing": 0.01}, (5,)),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 
