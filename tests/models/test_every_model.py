@@ -73,6 +73,8 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "ebm": (_EBM, PTS),
     "sparse-coding": ({"latent_dim": 6, "n_iter": 20, "eval_k": 4, "noise_std": 0.5}, IMG),
     "sparse-vae": ({"hidden": (8,), "latent_dim": 2, "eval_k": 2, "l1": 0.1}, IMG),
+    "gmm": ({"components": 3, "covariance": "diag"}, PTS),
+    "hmm": ({"states": 3, "vocab_size": 5, "chars": "abcde", "context": 6}, (6,)),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -103,6 +105,8 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
                                                     "eval_k": 4, "prior_scale": 0.5, "defensive": 0.0}, PTS),
     "sparse-vae-gaussian-decoder-mc-kl": ("sparse-vae", {"hidden": (8,), "latent_dim": 2, "eval_k": 2,
                                                          "decoder": "gaussian", "kl": "mc"}, PTS),
+    "gmm-full": ("gmm", {"components": 3, "covariance": "full"}, PTS),
+    "hmm-byte": ("hmm", {"states": 4, "vocab_size": 256, "tokenizer": "byte", "context": 5, "smoothing": 0.01}, (5,)),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}
 

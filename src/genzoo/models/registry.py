@@ -25,6 +25,7 @@ FAMILY_MODULES = (
     "genzoo.models.autoregressive",
     "genzoo.models.energy",
     "genzoo.models.sparse",
+    "genzoo.models.classical",
 )
 _loaded = False
 
