@@ -34,6 +34,7 @@ from genzoo.math.montecarlo import (
     mc_estimate,
 )
 from genzoo.math.penalties import gradient_penalty, l1_penalty, l2_penalty, r1_penalty
+from genzoo.math.sampling import check_sampling, filter_logits, sample_next, top_k_filter, top_p_filter
 from genzoo.math.sparse import (
     SparseCode,
     fista,
@@ -51,6 +52,11 @@ from genzoo.math.units import bits_per_dim
 from genzoo.math.vi import elbo
 
 __all__ = [
+    "check_sampling",
+    "filter_logits",
+    "sample_next",
+    "top_k_filter",
+    "top_p_filter",
     "AISResult",
     "Capacity",
     "Estimate",

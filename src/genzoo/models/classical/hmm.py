@@ -38,10 +38,10 @@ from torch import Tensor, nn
 from genzoo.data.tokenizers import ByteTokenizer, CharTokenizer, make_tokenizer
 from genzoo.errors import ConfigError, DataError
 from genzoo.math import gaussian_log_prob
+from genzoo.math.sampling import check_sampling, sample_next
 from genzoo.models.base import Batch, GenerativeModel, ModelConfig
 from genzoo.models.classical.stepwise import EM_TRAIN_DEFAULTS, stepwise_em_loss
 from genzoo.models.registry import register
-from genzoo.models.transformer.sampling import check_sampling, sample_next
 
 
 # ---- the algorithms, on log-potentials: log pi (S,), log A (S, S), log e (N, T, S) ----------------------------

@@ -11,9 +11,9 @@ Importing this package registers `gpt` (family "transformer"). The attention and
 (`genzoo.nn.CausalSelfAttention`, `genzoo.nn.RotaryEmbedding`).
 """
 
+from genzoo.math.sampling import check_sampling, filter_logits, sample_next, top_k_filter, top_p_filter
 from genzoo.models.transformer.block import MLP, Block
 from genzoo.models.transformer.gpt import GPT, GPTConfig
-from genzoo.models.transformer.sampling import check_sampling, filter_logits, sample_next, top_k_filter, top_p_filter
 
 __all__ = [
     "GPT",

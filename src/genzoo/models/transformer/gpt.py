@@ -49,10 +49,10 @@ from torch import Tensor, nn
 
 from genzoo.data.tokenizers import ByteTokenizer, CharTokenizer, make_tokenizer
 from genzoo.errors import ConfigError, DataError
+from genzoo.math.sampling import check_sampling, sample_next
 from genzoo.models.base import Batch, GenerativeModel, ModelConfig
 from genzoo.models.registry import register
 from genzoo.models.transformer.block import Block
-from genzoo.models.transformer.sampling import check_sampling, sample_next
 from genzoo.nn import RotaryEmbedding
 from genzoo.nn.causal_attention import KV
 

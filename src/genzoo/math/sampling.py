@@ -24,7 +24,8 @@ from genzoo.errors import ConfigError
 
 
 def check_sampling(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None) -> None:
-    """ConfigError for a negative temperature, a top_k below 1 or a top_p outside (0, 1]."""
+    """ConfigError unless tau >= 0, top_k >= 1 and 0 < top_p <= 1 (the domains of Fan et al. 2018 and Holtzman
+    et al. 2020)."""
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
         raise ConfigError(f"temperature must be a number >= 0 (0: greedy), got {temperature!r}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
@@ -34,7 +35,8 @@ def check_sampling(temperature: float = 1.0, top_k: int | None = None, top_p: fl
 
 
 def top_k_filter(logits: Tensor, k: int) -> Tensor:
-    """Logits with every entry outside the k largest of each row set to -inf (k >= V: unchanged)."""
+    """Logits with every entry outside the k largest of each row set to -inf (k >= V: unchanged):
+    l'_i = l_i if l_i is among the k largest, else -inf (Fan et al. 2018)."""
     if k >= logits.shape[-1]:
         return logits
     values, index = logits.topk(k, dim=-1)
@@ -42,7 +44,8 @@ def top_k_filter(logits: Tensor, k: int) -> Tensor:
 
 
 def top_p_filter(logits: Tensor, p: float) -> Tensor:
-    """Logits with -inf outside the smallest set of most likely tokens whose softmax mass reaches p."""
+    """Logits with -inf outside the smallest set S of most likely tokens whose softmax mass reaches p:
+    sum_{i in S} softmax(l)_i >= p (Holtzman et al. 2020)."""
     if p >= 1:
         return logits
     sorted_logits, order = logits.sort(dim=-1, descending=True, stable=True)
@@ -55,7 +58,8 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
 
 def filter_logits(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
                   top_p: float | None = None) -> Tensor:
-    """Temperature (> 0), then top-k, then top-p, by the module docstring."""
+    """Temperature (> 0), then top-k, then top-p, by the module docstring: l' = top_p(top_k(l / tau)) (Holtzman et al.
+    2020 apply the nucleus to the tempered distribution)."""
     logits = logits / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
@@ -66,8 +70,8 @@ def filter_logits(logits: Tensor, temperature: float = 1.0, top_k: int | None = 
 
 def sample_next(logits: Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                 generator: torch.Generator | None = None) -> Tensor:
-    """One token id per row of logits (N, V) -> (N,) int64: greedy at temperature 0, else a draw from the
-    softmax of `filter_logits`."""
+    """One token id per row of logits (N, V) -> (N,) int64: greedy at temperature 0 (x = argmax l), else a draw
+    x ~ softmax(filter_logits(l)) (Holtzman et al. 2020)."""
     if temperature == 0:
         return logits.argmax(-1)
     probs = filter_logits(logits.float(), temperature, top_k, top_p).softmax(-1)

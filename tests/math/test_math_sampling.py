@@ -1,4 +1,4 @@
-"""The next-token filters of genzoo.models.transformer.sampling: temperature, top-k, top-p, and their order."""
+"""The next-token filters of genzoo.math.sampling: temperature, top-k, top-p, and their order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy import stats
 
-from genzoo.models.transformer import filter_logits, sample_next, top_k_filter, top_p_filter
+from genzoo.math.sampling import filter_logits, sample_next, top_k_filter, top_p_filter
 
 
 def kept(logits: torch.Tensor) -> set[int]:
