@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.data import ising as _ising
 from genzoo.data import mnist as _mnist
 from genzoo.data import tabular as _tabular
 from genzoo.data import text as _text
@@ -30,6 +31,8 @@ TOY_SIZES = {"train": 20_000, "test": 5_000}
 STACKED_SEEDS = {"train": 0, "test": 1}
 STACKED_SIZES = {"train": 8_000, "test": 2_000}
 DIGITS_SPLIT_SEED = 0
+ISING_SIZES = {"train": 5_000, "test": 1_000}  # configurations per temperature
+ISING_DEFAULTS = {"L": 16, "T": 2.269, "seed": 0}
 USER_HOLDOUT = 0.1  # fraction of user data held out as "test" unless the folder has train/ and test/
 USER_OPTIONS = ("holdout", "seed", "label")
 TEXT_OPTIONS = ("train_frac", "tokenizer")  # a user's .txt file
@@ -104,6 +107,9 @@ _INFO["digits"] = DataInfo("digits", "image", (1, 8, 8), {"train": 1437, "test":
                            "scikit-learn 8x8 digits (17 gray levels, scaled to [0, 1]), seeded 80/20 split", 10)
 _INFO["shakespeare"] = DataInfo("shakespeare", "text", (), {"train": 1_003_854, "test": 111_540},
                                 "tiny Shakespeare characters (65-symbol vocabulary), first 90% train / last 10% val")
+_INFO["ising"] = DataInfo("ising", "image", (1, 16, 16), dict(ISING_SIZES),
+                          "2-D Ising configurations by Swendsen-Wang (L 16, T 2.269 = T_c; T a list: labels), "
+                          "spins as {0, 1} images, cached on disk")
 
 
 def names() -> list[str]:
@@ -159,6 +165,8 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
       mnist          root (folder of MNIST-format IDX files; default the shipped MNIST-10k)
       stacked-mnist  n (8,000 / 2,000), seed (0 / 1), root
       digits         (none) - a seeded 80/20 split of the 1,797 images
+      ising          L (16), T (2.269; a list of temperatures: the index is the label), n (5,000 / 1,000 per
+                     temperature), seed (0; the test split draws from another stream), cache (True)
       shakespeare    path (another UTF-8 text file), train_frac (0.9), tokenizer ("char" or "byte")
       a .txt file    train_frac (0.9), tokenizer ("char" or "byte"): the first 90% of the text is train
       a path         folder of images, .npy/.npz, .csv/.tsv table; holdout (fraction held out as "test",
@@ -194,6 +202,9 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
         idx = perm[:cut] if split == "train" else perm[cut:]
         return ArrayDataset(x[idx].contiguous(), y[idx].contiguous(), name, "image",
                             {"n_bins": 17, "num_classes": 10, "split": split})
+    if name == "ising":
+        _check_options(name, kw, ("L", "T", "n", "seed", "cache"))
+        return _ising_data(split, **kw)
     if name == "shakespeare":
         _check_options(name, kw, ("path", "train_frac", "tokenizer"))
         return _text_data(name, _text.load_text(kw.pop("path", None), train_frac=kw.pop("train_frac", 0.9),
@@ -207,6 +218,33 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
             f'download its four files and use get("mnist", root="<their folder>"). Built-in data sets: '
             f'{", ".join(sorted(_INFO))}')
     raise unknown_name("data set", name, _INFO)
+
+
+def _ising_data(split: str, L: Any = None, T: Any = None, n: Any = None, seed: Any = None, cache: Any = True
+                ) -> ArrayDataset:
+    """Ising configurations as {0, 1} images (`genzoo.data.ising`); a list of temperatures labels each by its index."""
+    L = ISING_DEFAULTS["L"] if L is None else L
+    T = ISING_DEFAULTS["T"] if T is None else T
+    n = ISING_SIZES[split] if n is None else n
+    seed = ISING_DEFAULTS["seed"] if seed is None else seed
+    for key, v, low in (("L", L, 2), ("n", n, 1), ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+            raise ConfigError(f"data ising: {key} must be an integer >= {low}, got {v!r}")
+    temps = list(T) if isinstance(T, (list, tuple)) else [T]
+    if not temps or any(isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 < float(t) < float("inf")
+                        for t in temps):
+        raise ConfigError(f"data ising: T must be a positive temperature or a non-empty list of them, got {T!r}")
+    if not isinstance(cache, bool):
+        raise ConfigError(f"data ising: cache must be true or false, got {cache!r}")
+    temps = [float(t) for t in temps]
+    x, y = _ising.ising_images(int(L), temps, int(n), int(seed), split, cache)
+    meta: dict[str, Any] = {"L": int(L), "T": temps if isinstance(T, (list, tuple)) else temps[0], "n": int(n),
+                            "n_bins": 2, "spins": "0 -> -1, 1 -> +1", "split": split, "seed": int(seed),
+                            "sampler": "swendsen-wang"}
+    if isinstance(T, (list, tuple)):
+        meta.update(num_classes=len(temps), temperatures=temps)
+        return ArrayDataset(x, y, "ising", "image", meta)
+    return ArrayDataset(x, None, "ising", "image", meta)
 
 
 def _path_data(path: Path, split: str, kw: dict) -> ArrayDataset:
