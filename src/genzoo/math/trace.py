@@ -22,7 +22,8 @@ NOISES = ("rademacher", "gaussian")
 
 
 def exact_trace(y: Tensor, x: Tensor, create_graph: bool = False) -> Tensor:
-    """tr(d y / d x) per example (N,), y and x of the same shape (N, ...), y computed from x."""
+    """tr(d y / d x) = sum_i d y_i / d x_i per example (N,), y and x of the same shape (N, ...), y computed from x
+    (the divergence of the instantaneous change of variables, Chen et al. 2018, thm. 1)."""
     yf = y.flatten(1)
     div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     for i in range(yf.shape[1]):
@@ -38,12 +39,13 @@ def vjp(y: Tensor, x: Tensor, v: Tensor, create_graph: bool = False) -> Tensor:
 
 
 def hutchinson_trace(y: Tensor, x: Tensor, v: Tensor, create_graph: bool = False) -> Tensor:
-    """v^T (d y / d x) v per example (N,): unbiased for tr(d y / d x) when E[v v^T] = I."""
+    """v^T (d y / d x) v per example (N,): unbiased for tr(d y / d x) when E[v v^T] = I (Hutchinson 1989)."""
     return (vjp(y, x, v, create_graph) * v).flatten(1).sum(1)
 
 
 def exact_divergence(fn: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = False) -> tuple[Tensor, Tensor]:
-    """(fn(x), tr d fn / dx) per example, one backward pass per dimension (exact)."""
+    """(fn(x), tr d fn / dx = sum_i d fn_i / d x_i) per example, one backward pass per dimension (exact; Chen et al.
+    2018, thm. 1)."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         y = fn(x)
@@ -52,7 +54,8 @@ def exact_divergence(fn: Callable[[Tensor], Tensor], x: Tensor, create_graph: bo
 
 
 def hutchinson_divergence(fn: Callable[[Tensor], Tensor], x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-    """(fn(x), v^T (d fn / dx) v) per example: an unbiased estimate of the divergence when E[v v^T] = I."""
+    """(fn(x), v^T (d fn / dx) v) per example: an unbiased estimate of the divergence when E[v v^T] = I
+    (Hutchinson 1989)."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         y = fn(x)
@@ -61,7 +64,8 @@ def hutchinson_divergence(fn: Callable[[Tensor], Tensor], x: Tensor, v: Tensor) 
 
 
 def hutchinson_noise(shape, kind: str = "rademacher", generator=None, dtype=torch.float32, device=None) -> Tensor:
-    """A probe v with E[v v^T] = I: Rademacher (+-1 with probability 1/2 each) or standard normal."""
+    """A probe v with E[v v^T] = I: Rademacher (+-1 with probability 1/2 each) or standard normal (Hutchinson 1989;
+    Grathwohl et al. 2019, sec. 3.1)."""
     if kind not in NOISES:
         raise ValueError(f"hutchinson noise must be one of {NOISES}, got {kind!r}")
     if kind == "rademacher":
