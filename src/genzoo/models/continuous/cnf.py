@@ -12,7 +12,7 @@ to t = 0, where l(0) = int_0^T tr(df/dz) dt, and returns log N(z(0)) - l(0); `sa
 from z(0) ~ N(0, I) to t = T. The trace is exact (D backward passes, `genzoo.math.trace.exact_trace`) when the
 data have at most `exact_max_dim` dimensions, else Hutchinson's unbiased estimate v^T (df/dz) v with one probe v per
 example held fixed through the solve (FFJORD, sec. 3.1; `genzoo.math.trace.hutchinson_trace`), which makes
-`log_prob` an unbiased estimate of the integral (so of log p up to Jensen's gap in the exponent) rather than exact.
+`log_prob` an unbiased estimate of log p(x) (which is affine in the trace integral) rather than its exact value.
 
 RNODE (Finlay et al. 2020, eq. 7) adds to the NLL lambda_K int_0^T ||f||^2 dt (kinetic energy: straight, constant-
 speed paths) and lambda_J int_0^T ||df/dz||_F^2 dt, the Frobenius norm estimated by ||v^T df/dz||^2 with the same
@@ -46,17 +46,25 @@ class ConcatField(nn.Module):
         return self.net(torch.cat([z, t.to(z).reshape(1, 1).expand(z.shape[0], 1)], dim=1))
 
 
+TRACES = ("exact", "hutchinson", "analytic")
+
+
 class CNFDynamics(nn.Module):
     """The augmented dynamics of a CNF. State (z,): dz/dt = f. State (z, l): also dl/dt = -tr(df/dz). State
-    (z, l, k, j): also dk/dt = ||f||^2 and dj/dt = ||v^T df/dz||^2 (RNODE). `probe` v is set before each solve and
-    stays for the adjoint's backward solve (None
-    with an exact trace and no Jacobian term). The graph through the trace is kept when gradients are on
-    (training, and the adjoint's backward solve), else the outputs are detached."""
+    (z, l, k, j): also dk/dt = ||f||^2 and dj/dt = ||v^T df/dz||^2 (RNODE).
 
-    def __init__(self, field: nn.Module, exact: bool):
+    trace: "exact" (autograd, D passes), "hutchinson" (v^T (df/dz) v) or "analytic" (the field's own
+    `with_trace(t, z) -> (f, tr df/dz)`, e.g. a planar field's closed form). `probe` v is set before each solve and
+    stays for the adjoint's backward solve (None when neither Hutchinson's trace nor the Jacobian term needs one).
+    The graph through the trace is kept when gradients are on (training, and the adjoint's backward solve), else
+    the outputs are detached."""
+
+    def __init__(self, field: nn.Module, trace: str = "exact"):
         super().__init__()
+        if trace not in TRACES:
+            raise ValueError(f"trace must be one of {TRACES}, got {trace!r}")
         self.field = field
-        self.exact = exact
+        self.trace = trace
         self.probe: Tensor | None = None
 
     def forward(self, t: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
@@ -67,9 +75,15 @@ class CNFDynamics(nn.Module):
         with torch.enable_grad():
             if not z.requires_grad:
                 z = z.detach().requires_grad_(True)
-            dz = self.field(t, z)
+            if self.trace == "analytic":
+                dz, div = self.field.with_trace(t, z)
+            else:
+                dz = self.field(t, z)
             vj = None if self.probe is None else vjp(dz, z, self.probe, create_graph=keep)
-            div = exact_trace(dz, z, create_graph=keep) if self.exact else (vj * self.probe).sum(1)
+            if self.trace == "exact":
+                div = exact_trace(dz, z, create_graph=keep)
+            elif self.trace == "hutchinson":
+                div = (vj * self.probe).sum(1)
             out = [dz, -div]
             if len(state) == 4:
                 out += [dz.pow(2).sum(1), vj.pow(2).sum(1)]
@@ -77,62 +91,75 @@ class CNFDynamics(nn.Module):
 
 
 @dataclass
-class CNFConfig(ModelConfig):
-    """hidden, act: the field network MLP([z, t]) (a smooth activation: the trace differentiates it).
-    method: "dopri5" (adaptive, rtol / atol) | "rk4" | "euler" (`steps` equal steps). adjoint: gradients by the
-    adjoint method. T: the integration time. trace: "auto" (exact when D <= exact_max_dim, else Hutchinson) |
-    "exact" | "hutchinson"; noise: Hutchinson's probe, "rademacher" | "gaussian". kinetic, jacobian: the RNODE
-    weights lambda_K, lambda_J (0 = off)."""
+class ContinuousConfig(ModelConfig):
+    """Fields of every continuous flow. method: "dopri5" (adaptive, rtol / atol) | "rk4" | "euler" (`steps` equal
+    steps). adjoint: gradients by the adjoint method. T: the integration time (base at t = 0, data at t = T).
+    noise: the probe of Hutchinson's trace and of the Jacobian term, "rademacher" | "gaussian". kinetic, jacobian:
+    the RNODE weights lambda_K, lambda_J (0 = off)."""
 
     data_shape: tuple[int, ...] = (2,)
-    hidden: tuple[int, ...] = (64, 64, 64)
-    act: str = "tanh"
     method: Literal["dopri5", "rk4", "euler"] = "dopri5"
     steps: int = 8
     rtol: float = 1e-5
     atol: float = 1e-5
     adjoint: bool = False
     T: float = 1.0
-    trace: Literal["auto", "exact", "hutchinson"] = "auto"
-    exact_max_dim: int = 16
     noise: Literal["rademacher", "gaussian"] = "rademacher"
     kinetic: float = 0.0
     jacobian: float = 0.0
 
-    positive: ClassVar[tuple[str, ...]] = ("hidden", "steps", "rtol", "atol", "T")
+    positive: ClassVar[tuple[str, ...]] = ("steps", "rtol", "atol", "T")
 
     def checks(self) -> list[tuple[bool, str]]:
-        activation(self.act)
         return [
             (len(self.data_shape) == 1, f"data_shape must be (D,) (points), got {self.data_shape}"),
-            (self.num_classes == 0, "cnf is unconditional: num_classes must be 0"),
-            (len(self.hidden) >= 1, "hidden needs >= 1 positive width"),
+            (self.num_classes == 0, "continuous flows are unconditional: num_classes must be 0"),
             (self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}"),
             (self.noise in NOISES, f"noise must be one of {NOISES}, got {self.noise!r}"),
-            (self.trace in ("auto", "exact", "hutchinson"), f"trace must be auto|exact|hutchinson, got {self.trace!r}"),
             (self.kinetic >= 0 and self.jacobian >= 0, "kinetic and jacobian must be >= 0"),
         ]
 
 
-@register("cnf", family="continuous")
-class CNF(GenerativeModel):
-    """FFJORD continuous normalizing flow on points (see the module docstring)."""
+@dataclass
+class CNFConfig(ContinuousConfig):
+    """hidden, act: the field network MLP([z, t]) (a smooth activation: the trace differentiates it).
+    trace: "auto" (exact when D <= exact_max_dim, else Hutchinson) | "exact" | "hutchinson"."""
+
+    hidden: tuple[int, ...] = (64, 64, 64)
+    act: str = "tanh"
+    trace: Literal["auto", "exact", "hutchinson"] = "auto"
+    exact_max_dim: int = 16
+
+    positive: ClassVar[tuple[str, ...]] = ContinuousConfig.positive + ("hidden",)
+
+    def checks(self) -> list[tuple[bool, str]]:
+        activation(self.act)
+        return super().checks() + [
+            (len(self.hidden) >= 1, "hidden needs >= 1 positive width"),
+            (self.trace in ("auto", "exact", "hutchinson"), f"trace must be auto|exact|hutchinson, got {self.trace!r}"),
+        ]
+
+
+class ContinuousFlow(GenerativeModel):
+    """The contract of a continuous flow on points, around `build_dynamics()` (see the module docstring)."""
 
     likelihood = "exact"
-    Config = CNFConfig
+    Config = ContinuousConfig
     data_kinds = ("points",)
     sample_options = ("generator",)
     log_prob_options = ("generator",)
     loss_units = "nats/dim"
     train_defaults = {"lr": 1e-3}
 
-    def __init__(self, config: CNFConfig):
+    def __init__(self, config: ContinuousConfig):
         super().__init__(config)
         cfg = config
         self.dim = cfg.data_shape[0]
-        exact = cfg.trace == "exact" or (cfg.trace == "auto" and self.dim <= cfg.exact_max_dim)
-        self.dynamics = CNFDynamics(ConcatField(self.dim, cfg.hidden, cfg.act), exact)
+        self.dynamics = self.build_dynamics()
         self.ode = ODEBlock(self.dynamics, cfg.method, cfg.steps, cfg.rtol, cfg.atol, cfg.adjoint)
+
+    def build_dynamics(self) -> CNFDynamics:
+        raise NotImplementedError
 
     @property
     def bpd_bins(self) -> int:
@@ -159,7 +186,7 @@ class CNF(GenerativeModel):
         """Per example: "log_prob" = log N(z(0)) - int_0^T tr(df/dz) dt, and with `regularise` the RNODE integrals
         "kinetic" = int ||f||^2 dt and "jacobian" = int ||v^T df/dz||^2 dt (one backward solve T -> 0)."""
         cfg, n = self.config, x.shape[0]
-        need_probe = not self.dynamics.exact or regularise
+        need_probe = self.dynamics.trace == "hutchinson" or regularise
         self.dynamics.probe = hutchinson_noise(x.shape, cfg.noise, generator, x.dtype, x.device) if need_probe else None
         zero = torch.zeros(n, dtype=x.dtype, device=x.device)
         state = (x, zero) + ((zero, zero) if regularise else ())
@@ -201,3 +228,13 @@ class CNF(GenerativeModel):
         return self.to_data(z.to(self.device))
 
 
+@register("cnf", family="continuous")
+class CNF(ContinuousFlow):
+    """FFJORD continuous normalizing flow on points (Grathwohl et al. 2019): a free-form MLP field."""
+
+    Config = CNFConfig
+
+    def build_dynamics(self) -> CNFDynamics:
+        cfg = self.config
+        exact = cfg.trace == "exact" or (cfg.trace == "auto" and self.dim <= cfg.exact_max_dim)
+        return CNFDynamics(ConcatField(self.dim, cfg.hidden, cfg.act), "exact" if exact else "hutchinson")
