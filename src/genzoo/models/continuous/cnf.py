@@ -200,7 +200,7 @@ class ContinuousFlow(GenerativeModel):
     # ---- the contract ---------------------------------------------------------------------------------------
     def log_prob(self, x: Tensor, condition: Tensor | None = None,
                  generator: torch.Generator | None = None) -> Tensor:
-        """log p(x) in nats per example (an unbiased estimate of the trace integral with Hutchinson's trace)."""
+        """log p(x) in nats per example (with Hutchinson's trace an unbiased estimate of it, seeded by `generator`)."""
         self.check_input(x, condition)
         return self.density_terms(x, generator=generator)["log_prob"]
 
