@@ -74,6 +74,8 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "sparse-coding": ({"latent_dim": 6, "n_iter": 20, "eval_k": 4, "noise_std": 0.5}, IMG),
     "sparse-vae": ({"hidden": (8,), "latent_dim": 2, "eval_k": 2, "l1": 0.1}, IMG),
     "gmm": ({"components": 3, "covariance": "diag"}, PTS),
+    "cnf": ({"hidden": (8,), "method": "rk4", "steps": 2}, PTS),
+    "neural-ode": ({"width": 4, "hyper_hidden": (4,), "method": "rk4", "steps": 2}, PTS),
     "hmm": ({"states": 3, "vocab_size": 5, "chars": "abcde", "context": 6}, (6,)),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
@@ -106,6 +108,10 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
     "sparse-vae-gaussian-decoder-mc-kl": ("sparse-vae", {"hidden": (8,), "latent_dim": 2, "eval_k": 2,
                                                          "decoder": "gaussian", "kl": "mc"}, PTS),
     "gmm-full": ("gmm", {"components": 3, "covariance": "full"}, PTS),
+    "cnf-hutchinson-rnode-adjoint": ("cnf", {"hidden": (8,), "method": "euler", "steps": 2, "trace": "hutchinson",
+                                             "kinetic": 0.01, "jacobian": 0.01, "adjoint": True}, PTS),
+    "neural-ode-dopri5-rnode": ("neural-ode", {"width": 4, "hyper_hidden": (4,), "rtol": 1e-3, "atol": 1e-3,
+                                               "kinetic": 0.01, "jacobian": 0.01}, PTS),
     "hmm-byte": ("hmm", {"states": 4, "vocab_size": 256, "tokenizer": "byte", "context": 5, "smoothing": 0.01}, (5,)),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}

@@ -48,10 +48,16 @@ from genzoo.math.sparse import (
     near_zero_fraction,
     soft_threshold,
 )
+from genzoo.math.trace import exact_divergence, exact_trace, hutchinson_divergence, hutchinson_noise, hutchinson_trace
 from genzoo.math.units import bits_per_dim
 from genzoo.math.vi import elbo
 
 __all__ = [
+    "exact_divergence",
+    "exact_trace",
+    "hutchinson_divergence",
+    "hutchinson_noise",
+    "hutchinson_trace",
     "check_sampling",
     "filter_logits",
     "sample_next",

@@ -10,7 +10,8 @@ VLB (Ho et al. 2020, eq. 5; Sohl-Dickstein et al. 2015), in nats per example, in
 PF-ODE log-likelihood (Chen et al. 2018; Grathwohl et al. 2019; Song et al. 2021, app. D.2):
     log p_0(x_0) = log p_1(x_1) + int_{t_min}^1 div f~(x_t, t) dt,   f~ = f - 1/2 g^2 score,
 with the divergence exact (one autograd pass per dimension) in low dimension, else Hutchinson's estimator
-v^T (d f~ / dx) v with one fixed Rademacher/Gaussian v per example for the whole solve (unbiased).
+v^T (d f~ / dx) v with one fixed Rademacher/Gaussian v per example for the whole solve (unbiased); both from
+`genzoo.math.trace`, shared with the continuous normalizing flows.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from torch import Tensor
 
 from genzoo.math import gaussian_kl, gaussian_log_prob
+from genzoo.math.trace import exact_divergence, hutchinson_divergence, hutchinson_noise
 from genzoo.models.diffusion.sde import SDE
 
 _NARROW = 0.1  # a bin with w (|m| + 1) below this is narrow against the normal's local scale
@@ -76,35 +78,6 @@ def discretized_gaussian_log_likelihood(x: Tensor, mean: Tensor, log_scale: Tens
     edge = 1e-6
     out = torch.where(x < -1 + edge, log_cdf_plus, torch.where(x > 1 - edge, log_one_minus_cdf_min, mid))
     return out.to(out_dtype)
-
-
-def exact_divergence(fn: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = False) -> tuple[Tensor, Tensor]:
-    """(fn(x), tr d fn / dx) per example, one backward pass per dimension (exact)."""
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        y = fn(x)
-        yf = y.flatten(1)
-        d = yf.shape[1]
-        div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-        for i in range(d):
-            (g,) = torch.autograd.grad(yf[:, i].sum(), x, retain_graph=True, create_graph=create_graph)
-            div = div + g.flatten(1)[:, i]
-    return y.detach() if not create_graph else y, div
-
-
-def hutchinson_divergence(fn: Callable[[Tensor], Tensor], x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-    """(fn(x), v^T (d fn / dx) v) per example: an unbiased estimate of the divergence when E[v v^T] = I."""
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        y = fn(x)
-        (g,) = torch.autograd.grad((y * v).sum(), x)
-    return y.detach(), (g * v).flatten(1).sum(1)
-
-
-def hutchinson_noise(shape, kind: str = "rademacher", generator=None, dtype=torch.float32, device=None) -> Tensor:
-    if kind == "rademacher":
-        return (torch.randint(0, 2, shape, generator=generator).to(dtype=dtype, device=device) * 2 - 1)
-    return torch.randn(shape, generator=generator, dtype=dtype).to(device)
 
 
 def ode_log_likelihood(
