@@ -247,7 +247,7 @@ TINY = ["realnvp", "--data", "ring8", "--steps", "100000", "--no-progress", "--s
         "--set", "train.batch_size=16"]
 
 
-def _wait_for_progress(run: Path, proc, timeout=60.0):
+def _wait_for_progress(run: Path, proc, timeout=300.0):  # generous: a loaded CI machine starts torch slowly
     t0 = time.time()
     while time.time() - t0 < timeout:
         m = run / "metrics.jsonl"
@@ -265,9 +265,14 @@ def test_cli_signal_saves_and_resumes(tmp_path, sig, code):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(CMD + TINY + ["--out", str(run)], env=env, stderr=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
-    _wait_for_progress(run, proc)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _wait_for_progress(run, proc)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+    finally:  # a failed wait must not leave a 100,000-step run behind
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == code, err
     assert "Traceback" not in err
     (step, path), = list_checkpoints(run / "checkpoints")
