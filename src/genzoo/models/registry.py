@@ -26,6 +26,7 @@ FAMILY_MODULES = (
     "genzoo.models.energy",
     "genzoo.models.sparse",
     "genzoo.models.classical",
+    "genzoo.models.hybrid",
 )
 _loaded = False
 
