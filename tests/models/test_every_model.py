@@ -77,6 +77,7 @@ TINY: dict[str, tuple[dict, tuple[int, ...]]] = {
     "cnf": ({"hidden": (8,), "method": "rk4", "steps": 2}, PTS),
     "neural-ode": ({"width": 4, "hyper_hidden": (4,), "method": "rk4", "steps": 2}, PTS),
     "hmm": ({"states": 3, "vocab_size": 5, "chars": "abcde", "context": 6}, (6,)),
+    "vae-gan": ({"hidden": (8,), "latent_dim": 2, "d_hidden": (8,)}, IMG),
 }
 # Extra variants through the same checks: conditional and image paths of families whose defaults are neither.
 VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
@@ -112,6 +113,10 @@ VARIANTS: dict[str, tuple[str, dict, tuple[int, ...]]] = {
                                              "kinetic": 0.01, "jacobian": 0.01, "adjoint": True}, PTS),
     "neural-ode-dopri5-rnode": ("neural-ode", {"width": 4, "hyper_hidden": (4,), "rtol": 1e-3, "atol": 1e-3,
                                                "kinetic": 0.01, "jacobian": 0.01}, PTS),
+    "vae-gan-points-minimax": ("vae-gan", {"hidden": (8,), "latent_dim": 2, "d_hidden": (8, 6), "gan_loss": "minimax",
+                                           "gamma": 0.5, "kl_warmup_steps": 3}, PTS),
+    "vae-gan-dcgan-conv": ("vae-gan", {"arch": "conv", "hidden": (4,), "latent_dim": 2, "d_arch": "dcgan",
+                                       "d_width": 4, "d_norm": "batch"}, IMG28),
     "hmm-byte": ("hmm", {"states": 4, "vocab_size": 256, "tokenizer": "byte", "context": 5, "smoothing": 0.01}, (5,)),
 }
 CASES = {**{n: (n, c, s) for n, (c, s) in TINY.items()}, **VARIANTS}

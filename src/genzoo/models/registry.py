@@ -27,6 +27,7 @@ FAMILY_MODULES = (
     "genzoo.models.sparse",
     "genzoo.models.classical",
     "genzoo.models.continuous",
+    "genzoo.models.hybrid",
 )
 _loaded = False
 
