@@ -65,5 +65,5 @@ def run(args) -> int:
             print()
         print(f"Data sets ({len(data)}):")
         print(table([[n] for n in data], ["name"]) if data else "  (none found)")
-        print("  (or a path: a folder of images, a .npy file, or a .csv / .tsv table of points)")
+        print("  (or a path: a folder of images, a .npy / .npz file, a .csv / .tsv table of points, or a .txt text)")
     return 0
