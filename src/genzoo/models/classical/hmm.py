@@ -30,18 +30,18 @@ state distribution carried token by token (no context limit: the state summarise
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from genzoo.data.tokenizers import ByteTokenizer, CharTokenizer, make_tokenizer
 from genzoo.errors import ConfigError, DataError
 from genzoo.math import gaussian_log_prob
 from genzoo.math.sampling import check_sampling, sample_next
-from genzoo.models.base import Batch, GenerativeModel, ModelConfig
+from genzoo.models.base import Batch, GenerativeModel
 from genzoo.models.classical.stepwise import EM_TRAIN_DEFAULTS, stepwise_em_loss
 from genzoo.models.registry import register
+from genzoo.models.text import TextConfig, TextModel
 
 
 # ---- the algorithms, on log-potentials: log pi (S,), log A (S, S), log e (N, T, S) ----------------------------
@@ -165,7 +165,7 @@ class MarkovChainEM:
 
 
 @dataclass
-class HMMConfig(ModelConfig):
+class HMMConfig(TextConfig):
     """Configuration of `hmm` (categorical emissions over token ids).
 
     states: S. vocab_size, tokenizer, chars: the text data's tokeniser (the CLI fills them). context: the window
@@ -173,39 +173,26 @@ class HMMConfig(ModelConfig):
     every probability positive, so unseen tokens and transitions stay possible). seed: the random initialisation.
     """
 
-    states: int = 64
-    vocab_size: int = 65
     context: int = 128
-    tokenizer: Literal["char", "byte"] = "char"
-    chars: str = ""
+    states: int = 64
     smoothing: float = 1e-3
     seed: int = 0
 
-    positive: ClassVar[tuple[str, ...]] = ("states", "vocab_size", "context")
-
-    def derived(self) -> dict[str, Any]:
-        ok = isinstance(self.context, int) and self.context > 0
-        return {"data_shape": (self.context,)} if ok else {}
+    positive: ClassVar[tuple[str, ...]] = (*TextConfig.positive, "states")
 
     def checks(self) -> list[tuple[bool, str]]:
         return [
             (self.smoothing >= 0, f"smoothing must be >= 0, got {self.smoothing}"),
-            (self.tokenizer != "byte" or self.vocab_size == 256,
-             f"the byte tokenizer has 256 ids; vocab_size must be 256, got {self.vocab_size}"),
-            (self.tokenizer != "byte" or not self.chars, "chars must be empty for the byte tokenizer"),
-            (not self.chars or len(set(self.chars)) == len(self.chars), "chars must be distinct characters"),
-            (not self.chars or len(self.chars) == self.vocab_size,
-             f"chars has {len(self.chars)} characters but vocab_size is {self.vocab_size}"),
+            *self.text_checks(),
         ]
 
 
 @register("hmm", family="classical")
-class HMM(MarkovChainEM, GenerativeModel):
+class HMM(MarkovChainEM, TextModel, GenerativeModel):
     """Categorical-emission HMM on token windows: exact log_prob, Baum-Welch, Viterbi, generate."""
 
     likelihood = "exact"
     Config = HMMConfig
-    data_kinds = ("text",)
     capabilities = frozenset({"generate", "tokenizer"})
     sample_options = ("generator",)
     loss_units = "nats/token"
@@ -224,14 +211,6 @@ class HMM(MarkovChainEM, GenerativeModel):
     @property
     def bpd_bins(self) -> int:
         return 1
-
-    @property
-    def tokenizer(self) -> CharTokenizer | ByteTokenizer:
-        """The model's tokeniser, rebuilt from the config's `tokenizer` and `chars`."""
-        if self.config.tokenizer == "char" and not self.config.chars:
-            raise ConfigError(f"{self.name}: the char tokenizer's vocabulary is unknown (config chars is empty); "
-                              "create the model with chars=<the data set's meta['chars']>")
-        return make_tokenizer(self.config.tokenizer, self.config.chars)
 
     def stats(self) -> dict[str, nn.Parameter]:
         return {"start": self.start, "trans": self.trans, "emit": self.emit}

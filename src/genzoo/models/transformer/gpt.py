@@ -47,18 +47,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.data.tokenizers import ByteTokenizer, CharTokenizer, make_tokenizer
 from genzoo.errors import ConfigError, DataError
 from genzoo.math.sampling import check_sampling, sample_next
-from genzoo.models.base import Batch, GenerativeModel, ModelConfig
+from genzoo.models.base import Batch, GenerativeModel
 from genzoo.models.registry import register
+from genzoo.models.text import TextConfig, TextModel
 from genzoo.models.transformer.block import Block
 from genzoo.nn import RotaryEmbedding
 from genzoo.nn.causal_attention import KV
 
 
 @dataclass
-class GPTConfig(ModelConfig):
+class GPTConfig(TextConfig):
     """Configuration of `gpt`.
 
     vocab_size: V, the number of token ids (65 for tiny Shakespeare's characters, 256 for bytes); the network has
@@ -71,8 +71,6 @@ class GPTConfig(ModelConfig):
     ("" while not known yet, e.g. before training on a data set whose meta carries it). data_shape is (context,).
     """
 
-    vocab_size: int = 65
-    context: int = 256
     n_layer: int = 6
     n_head: int = 6
     n_embd: int = 384
@@ -80,14 +78,8 @@ class GPTConfig(ModelConfig):
     bias: bool = False
     positions: Literal["learned", "rotary"] = "learned"
     tie_weights: bool = True
-    tokenizer: Literal["char", "byte"] = "char"
-    chars: str = ""
 
-    positive: ClassVar[tuple[str, ...]] = ("vocab_size", "context", "n_layer", "n_head", "n_embd")
-
-    def derived(self) -> dict[str, Any]:
-        ok = isinstance(self.context, int) and self.context > 0  # else the rule "context must be > 0" says so
-        return {"data_shape": (self.context,)} if ok else {}
+    positive: ClassVar[tuple[str, ...]] = (*TextConfig.positive, "n_layer", "n_head", "n_embd")
 
     def checks(self) -> list[tuple[bool, str]]:
         head = self.n_embd // self.n_head if self.n_head > 0 else 0
@@ -97,22 +89,16 @@ class GPTConfig(ModelConfig):
             (self.positions != "rotary" or head % 2 == 0,
              f"rotary positions need an even head width, got n_embd / n_head = {head}"),
             (0.0 <= self.dropout < 1.0, f"dropout must lie in [0, 1), got {self.dropout}"),
-            (self.tokenizer != "byte" or self.vocab_size == 256,
-             f"the byte tokenizer has 256 ids; vocab_size must be 256, got {self.vocab_size}"),
-            (self.tokenizer != "byte" or not self.chars, "chars must be empty for the byte tokenizer"),
-            (not self.chars or len(set(self.chars)) == len(self.chars), "chars must be distinct characters"),
-            (not self.chars or len(self.chars) == self.vocab_size,
-             f"chars has {len(self.chars)} characters but vocab_size is {self.vocab_size}"),
+            *self.text_checks(),
         ]
 
 
 @register("gpt", family="transformer")
-class GPT(GenerativeModel):
+class GPT(TextModel, GenerativeModel):
     """GPT (Radford et al. 2019): decoder-only transformer, log p(window) = sum_t log p(x_t | x_<t)."""
 
     likelihood = "exact"
     Config = GPTConfig
-    data_kinds = ("text",)
     capabilities = frozenset({"generate", "tokenizer"})
     sample_options = ("generator",)
     loss_units = "nats/token"
@@ -155,14 +141,6 @@ class GPT(GenerativeModel):
     def output_weight(self) -> Tensor:
         """W_out (V, C): the token embedding's first V rows when tied (no row for BOS), else the output layer's."""
         return self.wte.weight[: self.config.vocab_size] if self.lm_head is None else self.lm_head.weight
-
-    @property
-    def tokenizer(self) -> CharTokenizer | ByteTokenizer:
-        """The model's tokeniser (genzoo.data.tokenizers), rebuilt from the config's `tokenizer` and `chars`."""
-        if self.config.tokenizer == "char" and not self.config.chars:
-            raise ConfigError(f"{self.name}: the char tokenizer's vocabulary is unknown (config chars is empty); "
-                              "create the model with chars=<the data set's meta['chars']>")
-        return make_tokenizer(self.config.tokenizer, self.config.chars)
 
     # ---- the network -----------------------------------------------------------------------------------------
     def embed(self, ids: Tensor, offset: int = 0) -> Tensor:
