@@ -33,11 +33,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CPUBudget, provenance  # noqa: E402
+from common import CPUBudget, binarized_mnist, mean_se, provenance  # noqa: E402
 
 from genzoo.analysis import save_image_grid  # noqa: E402
 from genzoo.config import parse_set  # noqa: E402
-from genzoo.data import get  # noqa: E402
 from genzoo.models import create  # noqa: E402
 from genzoo.train import TrainConfig, Trainer  # noqa: E402
 
@@ -47,10 +46,6 @@ IWAE_NATS = 92.51  # docs/results/vae/results.md
 PROBE_CPU_SECONDS = (20.0, 60.0)  # the probe's CPU time: 2% of the budget within these bounds
 SCHEDULE_FRACTION = 0.95  # the cosine schedule is planned to end at this fraction of the budget
 
-
-def mean_se(v: torch.Tensor) -> tuple[float, float]:
-    v = v.double()
-    return float(v.mean()), float(v.std() / math.sqrt(v.numel()))
 
 
 def model_config(args) -> dict:
@@ -148,7 +143,7 @@ def write_markdown(out: Path) -> None:
             if a["model"] < b["model"] and len(a["heldout_nll_per_image"]) == len(b["heldout_nll_per_image"]):
                 d = (torch.tensor(a["heldout_nll_per_image"], dtype=torch.float64)
                      - torch.tensor(b["heldout_nll_per_image"], dtype=torch.float64))
-                m, se = float(d.mean()), float(d.std() / math.sqrt(d.numel()))
+                m, se = mean_se(d)
                 lines.append(f"Paired difference on the same held-out images, NLL({a['model']}) - NLL({b['model']}) "
                              f"= {m:.2f} +- {se:.2f} nats.")
     lines.append("")
@@ -192,13 +187,8 @@ def main(argv=None) -> int:
     run_dir = Path(args.run_dir or f"runs/autoregressive_mnist/{args.model}")
     state_path = run_dir / "budget.json"
     prov = provenance(__file__, argv)
-    x_train = get("mnist", split="train").x
-    x_test = get("mnist", split="test").x[: args.eval_n]
-    x_test_bin = torch.bernoulli(x_test, generator=torch.Generator().manual_seed(123))  # binarized once
-    g = torch.Generator().manual_seed(7)
-    train_sub = x_train[torch.randperm(x_train.shape[0], generator=g)[:500]]
-    train_sub_bin = torch.bernoulli(train_sub, generator=torch.Generator().manual_seed(124))
-    print(f"data: train {tuple(x_train.shape)}, held out {tuple(x_test.shape)}", flush=True)
+    x_train, x_test_bin, train_sub_bin = binarized_mnist(args.eval_n)
+    print(f"data: train {tuple(x_train.shape)}, held out {tuple(x_test_bin.shape)}", flush=True)
 
     cfg = model_config(args)
     train_kw = dict(batch_size=args.batch_size, lr=args.lr, seed=args.seed, progress=False, log_every=50,
@@ -267,7 +257,7 @@ def main(argv=None) -> int:
         "heldout_nll_se": nll_se,
         "heldout_bits_per_dim": nll_m / (784 * math.log(2)),
         "train_nll": float(train_v.mean()),
-        "eval_n": int(x_test.shape[0]),
+        "eval_n": int(x_test_bin.shape[0]),
         "train_cpu_minutes": cpu_s / 60,
         "train_wall_minutes": wall_s / 60,
         "budget_cpu_minutes": args.minutes,

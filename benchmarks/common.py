@@ -60,6 +60,25 @@ def provenance(script: str, argv: list[str] | None = None) -> dict[str, str]:
     }
 
 
+def mean_se(v: torch.Tensor) -> tuple[float, float]:
+    """Mean and standard error of the mean of a 1-D tensor (float64)."""
+    v = v.double()
+    return float(v.mean()), float(v.std() / v.numel() ** 0.5)
+
+
+def binarized_mnist(eval_n: int = 2000) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The binarized-MNIST-10k protocol shared by the VAE, autoregressive and RBM benchmarks: the 8,000 training
+    images as intensities (binarized dynamically by the models), the first `eval_n` held-out images binarized once
+    (`genzoo.data.binarize`, static, seed 123), and 500 training images (seed-7 permutation) binarized once (seed 124)
+    for the training curve."""
+    from genzoo.data import binarize, get
+
+    x_train = get("mnist", split="train").x
+    x_test_bin = binarize(get("mnist", split="test").x[:eval_n], "static", seed=123)
+    perm = torch.randperm(x_train.shape[0], generator=torch.Generator().manual_seed(7))
+    return x_train, x_test_bin, binarize(x_train[perm[:500]], "static", seed=124)
+
+
 class CPUBudget:
     """A budget of `minutes` of CPU time of this process (all its threads), with the wall clock beside it."""
 

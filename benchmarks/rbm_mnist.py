@@ -32,11 +32,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CPUBudget, provenance  # noqa: E402
+from common import CPUBudget, binarized_mnist, provenance  # noqa: E402
 
 from genzoo.analysis import save_image_grid  # noqa: E402
 from genzoo.config import parse_set  # noqa: E402
-from genzoo.data import get  # noqa: E402
 from genzoo.models import create  # noqa: E402
 from genzoo.train import TrainConfig, Trainer  # noqa: E402
 
@@ -130,12 +129,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     prov = provenance(__file__, argv)
-    x_train = get("mnist", split="train").x
-    x_test = get("mnist", split="test").x[: args.eval_n]
-    x_test_bin = torch.bernoulli(x_test, generator=torch.Generator().manual_seed(123))  # binarized once
-    g = torch.Generator().manual_seed(7)
-    train_sub = torch.bernoulli(x_train[torch.randperm(x_train.shape[0], generator=g)[:500]],
-                                generator=torch.Generator().manual_seed(124))
+    x_train, x_test_bin, train_sub = binarized_mnist(args.eval_n)
 
     torch.manual_seed(args.seed)
     model = create("rbm", data_shape=(1, 28, 28), hidden=args.hidden, cd=args.cd, k=args.k, chains=args.chains,
@@ -177,7 +171,7 @@ def main(argv=None) -> int:
         "heldout_log_p": m, "heldout_log_p_se_images": se,
         "heldout_log_p_reverse": float((neg_f - s["reverse"]).mean()),
         "train_log_p": float((neg_f_train - s["log_z"]).mean()),
-        "eval_n": int(x_test.shape[0]), "train_cpu_minutes": cpu_s / 60, "train_wall_minutes": budget.wall() / 60,
+        "eval_n": int(x_test_bin.shape[0]), "train_cpu_minutes": cpu_s / 60, "train_wall_minutes": budget.wall() / 60,
         "budget_cpu_minutes": args.minutes, "steps": trainer.step, "planned_steps": total,
         "epochs": trainer.step * args.batch_size / x_train.shape[0], "threads": args.threads,
         **prov,

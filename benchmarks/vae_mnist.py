@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -36,11 +35,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CPUBudget, provenance  # noqa: E402
+from common import CPUBudget, binarized_mnist, mean_se, provenance  # noqa: E402
 
 from genzoo.analysis import interpolation_grid, save_image_grid  # noqa: E402
 from genzoo.config import parse_set  # noqa: E402
-from genzoo.data import get  # noqa: E402
 from genzoo.models import create  # noqa: E402
 from genzoo.train import TrainConfig, Trainer  # noqa: E402
 
@@ -48,10 +46,6 @@ TARGET_NATS = 95.0
 TARGET_MINUTES = 30.0
 CALIBRATION_STEPS = 200
 
-
-def mean_se(v: torch.Tensor) -> tuple[float, float]:
-    v = v.double()
-    return float(v.mean()), float(v.std() / math.sqrt(v.numel()))
 
 
 def calibrate(model, x_train, train_kw) -> float:
@@ -114,7 +108,7 @@ def write_markdown(out: Path) -> None:
     a, b = by.get("vae", {}).get("heldout_nll_per_image"), by.get("iwae", {}).get("heldout_nll_per_image")
     if a and b and len(a) == len(b):
         d = torch.tensor(b, dtype=torch.float64) - torch.tensor(a, dtype=torch.float64)
-        m, se = float(d.mean()), float(d.std() / math.sqrt(d.numel()))
+        m, se = mean_se(d)
         verdict = "IWAE better" if m + 2 * se < 0 else ("VAE better" if m - 2 * se > 0 else "no significant difference")
         lines += [f"Paired difference on the same held-out images, NLL(iwae) - NLL(vae) = {m:.2f} +- {se:.2f} nats "
                   f"({verdict} at 2 SE).", ""]
@@ -150,13 +144,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     prov = provenance(__file__, argv)
-    x_train = get("mnist", split="train").x
-    x_test = get("mnist", split="test").x[: args.eval_n]
-    x_test_bin = torch.bernoulli(x_test, generator=torch.Generator().manual_seed(123))  # binarized once
-    g = torch.Generator().manual_seed(7)
-    train_sub = x_train[torch.randperm(x_train.shape[0], generator=g)[:500]]
-    train_sub_bin = torch.bernoulli(train_sub, generator=torch.Generator().manual_seed(124))
-    print(f"data: train {tuple(x_train.shape)}, held out {tuple(x_test.shape)}", flush=True)
+    x_train, x_test_bin, train_sub_bin = binarized_mnist(args.eval_n)
+    print(f"data: train {tuple(x_train.shape)}, held out {tuple(x_test_bin.shape)}", flush=True)
 
     torch.manual_seed(args.seed)
     kw = dict(data_shape=(1, 28, 28), arch="mlp", hidden=tuple(args.hidden), latent_dim=args.latent, act=args.act,
@@ -226,7 +215,7 @@ def main(argv=None) -> int:
         "heldout_elbo": mean_se(elbo)[0],
         "heldout_iwae5": mean_se(iw5)[0],
         "eval_k": args.eval_k,
-        "eval_n": int(x_test.shape[0]),
+        "eval_n": int(x_test_bin.shape[0]),
         "train_cpu_minutes": cpu_s / 60,
         "train_wall_minutes": wall_s / 60,
         "budget_cpu_minutes": args.minutes,
