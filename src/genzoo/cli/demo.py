@@ -142,6 +142,15 @@ JOBS: list[DemoJob] = [
                     "trace in 2-D, RK4 with 8 steps) on two moons.",
     ),
     DemoJob(
+        name="neural-ode-8gaussians", model="neural-ode", data="8gaussians",
+        model_config={"width": 32, "method": "rk4", "steps": 8},
+        train_config={"batch_size": 256, "lr": 3e-3, "schedule": "cosine", "eval_batches": 2},
+        steps=200, quick_steps=5,
+        pictures=("samples", "density", "loss"), eval_examples=1000,
+        description="Chen et al.'s continuous normalizing flow: dz/dt = sum_m u_m(t) tanh(w_m(t) . z + b_m(t)) "
+                    "from a hypernetwork of t, its trace in closed form, RK4 with 8 steps, on 8 Gaussians.",
+    ),
+    DemoJob(
         name="sparse-coding-digits", model="sparse-coding", data="digits",
         model_config={"latent_dim": 32, "lam": 0.1},
         train_config={"batch_size": 128, "eval_batches": 2},
@@ -149,6 +158,16 @@ JOBS: list[DemoJob] = [
         pictures=("samples", "reconstructions", "loss"), eval_examples=300,
         description="Sparse coding: codes by FISTA for 1/2 ||x - D z||^2 + lambda ||z||_1 with unit-norm atoms, a "
                     "Laplace prior on z; the NLL is an importance-sampled bound.",
+    ),
+    DemoJob(
+        name="hmm-shakespeare", model="hmm", data="shakespeare",
+        model_config={"states": 64, "context": 128},
+        train_config={"batch_size": 64, "eval_every": 0, "eval_batches": 4},
+        steps=150, quick_steps=5,
+        pictures=("passage", "loss"), prompt="ROMEO:", eval_examples=400,
+        description="The classical sequence floor beside the GPT: a 64-state hidden Markov model over characters "
+                    "fitted by stepwise Baum-Welch (forward-backward in log space); exact log p of 400 validation "
+                    "windows by the forward algorithm.",
     ),
     DemoJob(
         name="gpt-shakespeare", model="gpt", data="shakespeare",
