@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -18,23 +17,9 @@ from pathlib import Path
 
 import torch
 
+from genzoo.provenance import machine  # noqa: F401  (re-exported for the scripts)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    load = tuple(round(v, 2) for v in os.getloadavg()) if hasattr(os, "getloadavg") else None
-    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return (f"{cpu} | {os.cpu_count()} logical CPUs{gpu} | torch {torch.__version__}, {torch.get_num_threads()} "
-            f"thread(s) | load average at start {load}")
 
 
 def git_commit() -> str:
