@@ -248,13 +248,17 @@ def _likelihood(run: BoardRun, model, test) -> dict[str, Any] | None:
 
 
 def _cas(run: BoardRun, model, samples, labels, test) -> dict[str, Any] | None:
+    """Class-conditional models on MNIST: CAS of the labelled samples, beside the same classifier trained on as many
+    real training images (genzoo.eval.cas)."""
     if not model.conditional or run.board != "mnist":
         return None
-    try:
-        from genzoo.eval import classification_accuracy_score
-    except ImportError:  # pragma: no cover - the CAS module is part of genzoo.eval
-        return None
-    return classification_accuracy_score(samples, labels, test.x, test.y, seed=run.seed)
+    from genzoo.eval import classification_accuracy_score, real_data_accuracy
+    from genzoo.train.run import get_data
+
+    train = get_data(run.data, "train")
+    r = classification_accuracy_score(samples, labels, test.x, test.y, seed=run.seed)
+    real = real_data_accuracy(train.x[:len(samples)], train.y[:len(samples)], test.x, test.y, seed=run.seed)
+    return {**r, "real_accuracy": real["accuracy"]}
 
 
 def run_entry(run: BoardRun, folder: str | os.PathLike, pictures: str | os.PathLike | None = None) -> dict[str, Any]:
