@@ -274,6 +274,7 @@ def run_entry(run: BoardRun, folder: str | os.PathLike, pictures: str | os.PathL
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    where = _machine()  # with the load average at the start of the run
     trainer, cpu_s, wall_s = _train(run, folder)
     model = trainer.model
     test = load_eval_data(run.data, {}, quiet=True)
@@ -309,7 +310,7 @@ def run_entry(run: BoardRun, folder: str | os.PathLike, pictures: str | os.PathL
                             reference=None if kind == "image" else reference[:2000])
         rec["picture"] = str(path)
     rec["peak_memory_mib"] = _peak_mib()
-    rec["machine"] = _machine()
+    rec["machine"] = where
     rec["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     return rec
 
