@@ -61,12 +61,16 @@ def applicable(samples: Tensor, dataset: str | None = None, extractor: str = "au
 
 def sample_metrics(samples: Tensor, reference: Tensor, *, metrics: Sequence[str] | None = None,
                    extractor: str = "auto", weights: str | os.PathLike | None = None, reference_name: str = "test",
-                   dataset: str | None = None, seed: int = 0) -> dict[str, dict[str, Any]]:
-    """{name: record} for every applicable metric, or the ones named in `metrics` (module docstring)."""
+                   dataset: str | None = None, seed: int = 0,
+                   device: str | torch.device | None = None) -> dict[str, dict[str, Any]]:
+    """{name: record} for every applicable metric, or the ones named in `metrics` (module docstring). Features
+    are extracted in batches on `device` (default: the samples' device, e.g. the model's)."""
     from genzoo.eval.features import features
     from genzoo.eval.quality import inception_score, kid, prdc
 
-    samples, reference = torch.as_tensor(samples).detach().cpu(), torch.as_tensor(reference).detach().cpu()
+    samples, reference = torch.as_tensor(samples).detach(), torch.as_tensor(reference).detach()
+    device = device if device is not None else samples.device
+    samples, reference = samples.cpu(), reference.cpu()
     if samples.shape[1:] != reference.shape[1:]:
         raise DataError(f"sample_metrics: samples {tuple(samples.shape[1:])} and reference "
                         f"{tuple(reference.shape[1:])} differ in shape")
@@ -82,8 +86,8 @@ def sample_metrics(samples: Tensor, reference: Tensor, *, metrics: Sequence[str]
     feats_needed = any(n not in ("classifier", "inception_score", "modes") for n in names)
     base: dict[str, Any] = {"n_samples": len(samples), "n_reference": len(reference), "reference": reference_name}
     if feats_needed:
-        fs, info = features(samples.float(), extractor, weights)
-        fr, _ = features(reference.float(), extractor, weights)
+        fs, info = features(samples.float(), extractor, weights, device=device)
+        fr, _ = features(reference.float(), extractor, weights, device=device)
         base.update(features=info["extractor"], features_sha256=info["sha256"])
     out: dict[str, dict[str, Any]] = {}
     pr = dc = None
