@@ -177,26 +177,35 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path, dpi: int = 110) -> Path:
+    """Write the figure atomically (a temporary file renamed into place) and close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=dpi)
+    _plt().close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _points(ax, pts) -> None:
+    for name, x, y in pts:
+        ax.scatter([x], [y], s=30)
+        ax.annotate(name, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    ax.grid(alpha=0.3)
+
+
 def _scatter(points: list[tuple[str, float, float]], xlabel: str, ylabel: str, path: Path, title: str,
              logx: bool = False) -> Path | None:
     if not points:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for name, x, y in points:
-        ax.scatter([x], [y], s=30)
-        ax.annotate(name, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    _points(ax, points)
     if logx:
         ax.set_xscale("log")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.grid(alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return _save(fig, path)
 
 
 def _mnist_plots(groups, folder: Path) -> list[str]:
@@ -223,18 +232,11 @@ def _mnist_plots(groups, folder: Path) -> list[str]:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
         for ax, pts, lab in ((axes[0], nats, "NLL of binarized digits (nats)"),
                              (axes[1], bpd, "bits/dim (8-bit dequantized)")):
-            for name, x, y in pts:
-                ax.scatter([x], [y], s=30)
-                ax.annotate(name, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
+            _points(ax, pts)
             ax.set(xlabel="FID-MNIST", ylabel=lab)
-            ax.grid(alpha=0.3)
         fig.suptitle("likelihood against sample quality (each column only compares like with like)")
         fig.tight_layout()
-        path = folder / "mnist_nll_vs_fid.png"
-        tmp = path.with_suffix(".tmp.png")
-        fig.savefig(tmp, dpi=110)
-        plt.close(fig)
-        os.replace(tmp, path)
+        path = _save(fig, folder / "mnist_nll_vs_fid.png")
         out.append(f"![NLL against FID](leaderboard/{path.name})")
     return out
 
@@ -259,11 +261,7 @@ def _toy_plots(groups, folder: Path) -> list[str]:
                     ax.set_title(e, fontsize=9)
             axes[i][0].text(-0.1, 0.5, d, transform=axes[i][0].transAxes, rotation=90, va="center", ha="right")
         fig.tight_layout()
-        path = folder / "toy2d_samples.png"
-        tmp = path.with_suffix(".tmp.png")
-        fig.savefig(tmp, dpi=100)
-        plt.close(fig)
-        os.replace(tmp, path)
+        path = _save(fig, folder / "toy2d_samples.png", dpi=100)
         out.append(f"![samples of every model on every set](leaderboard/{path.name})")
     pts = []
     for (d, e), recs in groups.items():
