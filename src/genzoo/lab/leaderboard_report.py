@@ -95,7 +95,7 @@ def _common(recs: list[dict[str, Any]]) -> list[str]:
 
 
 def _mnist_table(groups) -> list[str]:
-    head = ["entry", "family", "NLL binarized (nats)", "bits/dim (dequantized)", "FID-MNIST", "KID x 1e3",
+    head = ["entry", "family", "NLL binarized (nats)", "bits/dim (dequantized)", "FID-MNIST", "KID",
             "precision", "recall", "density", "coverage", "IS (MNIST)", "confidence", "classes", "CAS",
             "parameters", "steps", "train CPU s", "1,000 samples s", "peak MiB"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -108,7 +108,7 @@ def _mnist_table(groups) -> list[str]:
         cas = [((r.get("cas") or {}).get("cas")) for r in good]
         cells = [entry + (f" ({len(bad)} failed)" if bad else ""), good[0].get("family", ""),
                  _nll_cell(good, "nats/example"), _nll_cell(good, "bits/dim"),
-                 _fmt([metric(r, "fid") for r in good], 1), _fmt([metric(r, "kid") for r in good], 2, 1e3),
+                 _fmt([metric(r, "fid") for r in good], 1), _fmt([metric(r, "kid") for r in good], 1),
                  *(_fmt([metric(r, m) for r in good], 3) for m in ("precision", "recall", "density", "coverage")),
                  _fmt([metric(r, "inception_score") for r in good], 2),
                  _fmt([metric(r, "classifier", "mean_confidence") for r in good], 3),
@@ -154,12 +154,15 @@ def _provenance(recs: list[dict[str, Any]]) -> list[str]:
     good = [r for r in recs if "error" not in r]
     dates = sorted(r["date"] for r in good if r.get("date"))
     cmds = sorted({r.get("command") for r in recs if r.get("command")})
-    machines = sorted({r.get("machine") for r in good if r.get("machine")})
+    machines = sorted({r["machine"].split(" | load")[0] for r in good if r.get("machine")})
+    loads = [float(r["machine"].split("(")[-1].split(",")[0]) for r in good
+             if r.get("machine") and "load average" in r["machine"]]
     out = []
     if cmds:
         out.append("Command: " + "; ".join(f"`{c}`" for c in cmds))
     if machines:
-        out.append("Machine: " + "; ".join(machines))
+        load = f"; 1-minute load average {min(loads):.1f} to {max(loads):.1f} at the runs' starts" if loads else ""
+        out.append("Machine: " + "; ".join(machines) + load)
     if dates:
         out.append(f"Dates: {dates[0]} to {dates[-1]}")
     budgets = sorted({r.get("budget_cpu_minutes") for r in recs if r.get("budget_cpu_minutes") is not None})
