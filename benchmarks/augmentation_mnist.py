@@ -78,10 +78,10 @@ def table(res: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--minutes", type=float, default=1.5, help="CPU minutes of training per model")
+    ap.add_argument("--minutes", type=float, default=1.0, help="CPU minutes of training per model")
     ap.add_argument("--batch-size", type=int, default=64, help="model training batch")
     ap.add_argument("--cas-per-class", type=int, default=100)
-    ap.add_argument("--clf-steps", type=int, default=300)
+    ap.add_argument("--clf-steps", type=int, default=200)
     ap.add_argument("--clf-batch", type=int, default=64)
     ap.add_argument("--pool-minutes", type=float, default=5.0)
     ap.add_argument("--n-real", type=int, default=1000)
@@ -135,7 +135,7 @@ def main() -> None:
     from genzoo.train.plots import save_samples
 
     save_samples(torch.cat(grids), out / "augmentation_samples.png", "image",
-                 title=" / ".join(f"{r['model']} (rows of 10 per class)" for r in res["cas"]))
+                 title=" / ".join(r["model"] for r in res["cas"]) + ": 5 rows each, column = label (0-9, twice)")
     (out / "augmentation.json").write_text(json.dumps(res, indent=1))
     md = ["# Generated data for augmentation on MNIST-10k", "",
           f"Command: `{res['command']}`; machine: 2-core CPU ({res['machine']}), one thread; date {res['date']}; "

@@ -1,5 +1,5 @@
 """Classification accuracy score (CAS; Ravuri & Vinyals 2019, "Classification Accuracy Score for Conditional
-Generative Models", sec. 3): train a classifier only on class-conditional samples (x, y) ~ p_model(x | y) p(y),
+Generative Models"): train a classifier only on class-conditional samples (x, y) ~ p_model(x | y) p(y),
 then measure its accuracy on the real test set,
 
     CAS = (1 / n_test) sum_i 1[argmax_k f_gen(x_i)_k = y_i],   (x_i, y_i) real test pairs,

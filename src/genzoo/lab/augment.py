@@ -1,5 +1,5 @@
 """Generated data for augmentation: does adding class-conditional samples to a small real training set help a
-classifier? (the experiment of Ravuri & Vinyals 2019, sec. 4.3, at MNIST scale).
+classifier? (the augmentation question of Ravuri & Vinyals 2019, at MNIST scale).
 
 For each seed s and each N in `n_per_class`, a fresh MNISTClassifier (genzoo.eval.train_classifier, the shipped
 recipe, `steps` steps, seed s) is trained on
