@@ -132,3 +132,9 @@ def test_cli_bad_input_is_one_line(argv, capsys, tmp_path):
     assert code == 2 and "Traceback" not in err
     assert len([ln for ln in err.strip().splitlines() if "error" in ln]) == 1
     assert not (tmp_path / "leaderboard.json").exists()
+
+
+def test_cli_names_the_boards_the_library_defines():
+    from genzoo.cli import leaderboard as cli
+
+    assert cli.BOARDS == tuple(lb.BOARDS) and cli.DEFAULT_BUDGET == lb.DEFAULT_BUDGET

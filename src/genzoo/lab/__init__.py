@@ -7,6 +7,7 @@ The layer above train/ and eval/ and below cli/ (docs/architecture.md): every ru
 `genzoo.train.Trainer` (the one training loop) and scored by `genzoo.eval`.
 """
 
+from genzoo.lab.augment import augmentation, labelled_samples
 from genzoo.lab.mode_collapse import (
     LabRun,
     lab_data,
@@ -20,7 +21,9 @@ from genzoo.lab.mode_collapse import (
 
 __all__ = [
     "LabRun",
+    "augmentation",
     "lab_data",
+    "labelled_samples",
     "lab_run",
     "lab_settings",
     "mode_collapse_lab",
