@@ -300,6 +300,13 @@ def run_entry(run: BoardRun, folder: str | os.PathLike, pictures: str | os.PathL
     ref_n = MNIST_REFERENCE if run.board == "mnist" else TOY_REFERENCE
     reference = test.x[:ref_n]
     samples = samples.float()
+    finite = torch.isfinite(samples.flatten(1)).all(1)
+    rec["nonfinite_samples"] = int((~finite).sum())  # dropped before scoring, and said so in the table
+    if rec["nonfinite_samples"]:
+        samples = samples[finite]
+        labels = None if labels is None else labels[finite.to(labels.device)]
+    if len(samples) < 10:
+        raise ValueError(f"{rec['nonfinite_samples']} of {N_SAMPLES} samples are NaN or inf: nothing to score")
     if run.board == "mnist":
         samples = samples.clamp(0, 1)
     rec["metrics"] = sample_metrics(samples, reference, reference_name=f"{run.data} test split ({len(reference)})",

@@ -106,7 +106,9 @@ def _mnist_table(groups) -> list[str]:
             rows.append(f"| {entry} | | failed: {bad[0]['error']} |" + " |" * (len(head) - 3))
             continue
         cas = [((r.get("cas") or {}).get("cas")) for r in good]
-        cells = [entry + (f" ({len(bad)} failed)" if bad else ""), good[0].get("family", ""),
+        nf = sum(r.get("nonfinite_samples") or 0 for r in good)
+        note = [f"{len(bad)} failed"] * bool(bad) + [f"{nf} non-finite samples dropped"] * bool(nf)
+        cells = [entry + (f" ({'; '.join(note)})" if note else ""), good[0].get("family", ""),
                  _nll_cell(good, "nats/example"), _nll_cell(good, "bits/dim"),
                  _fmt([metric(r, "fid") for r in good], 1), _fmt([metric(r, "kid") for r in good], 1),
                  *(_fmt([metric(r, m) for r in good], 3) for m in ("precision", "recall", "density", "coverage")),
