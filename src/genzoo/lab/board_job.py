@@ -2,7 +2,8 @@
 
 SPEC.json holds {"run": the BoardRun's fields, "pictures": folder}; the record is written atomically to RECORD.json.
 Run by `genzoo.lab.leaderboard` so that each run's peak memory is its own and a crash fails one row only; an error
-prints one line on stderr and exits 1.
+prints one line on stderr and exits 1. Each run uses one torch thread, whatever the machine, so that a CPU budget
+buys the same work on every row.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    import torch
+
     from genzoo.io import atomic_write_bytes
     from genzoo.lab.leaderboard import run_entry, run_from_spec
 
+    torch.set_num_threads(1)  # the protocol: one thread per run, so the CPU budget buys the same work everywhere
     spec_path, out_path = argv
     with open(spec_path) as f:
         spec = json.load(f)
