@@ -13,7 +13,7 @@ from genzoo.errors import GenzooError, TrainingInterrupted
 
 # Modules under genzoo.cli, each with register(subparsers) adding its sub-command(s) and handlers that
 # take the parsed args and return an exit code.
-COMMANDS = ("list_cmd", "train", "sample", "evaluate", "info", "demo", "lab", "leaderboard", "augment")
+COMMANDS = ("list_cmd", "train", "sample", "evaluate", "analyze", "info", "demo", "lab", "leaderboard", "augment")
 
 
 def build_parser() -> argparse.ArgumentParser:

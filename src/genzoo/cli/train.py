@@ -29,6 +29,11 @@ def register(sub) -> None:
     p.add_argument("--device", help="cpu | cuda | auto (overrides train.device)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--diagnostics", metavar="NAMES",
+                   help="record diagnostics over training into RUN/diagnostics/ (comma-separated: posterior, modes, "
+                        "gradients, gan); `genzoo analyze RUN` draws them. A resumed run keeps its recorded ones")
+    p.add_argument("--diagnostics-every", type=positive_int, metavar="N",
+                   help="steps between diagnostics (default: a 20th of the run, rounded to the log interval)")
     p.set_defaults(func=run)
 
 
@@ -60,7 +65,13 @@ def run(args) -> int:
     if not data_name:
         raise ConfigError("no data set given: use --data NAME (see `genzoo list`)")
     out = Path(args.out or f"runs/{model_name}-{Path(str(data_name)).stem}")
+    if args.diagnostics:  # before the run folder is written
+        from genzoo.analysis.diagnostics import check_monitors
+        from genzoo.models import get_class
+
+        check_monitors(get_class(model_name), _names(args.diagnostics), str(data_name))
     trainer = start_run(model_name, str(data_name), doc, out, _overrides(args))
+    _add_diagnostics(trainer, args, str(data_name))
     n_params = sum(p.numel() for p in trainer.model.parameters())
     print(f"genzoo train: {model_name} ({n_params:,} parameters) on {data_name} ({len(trainer.data)} examples), "
           f"{trainer.config.steps} steps -> {out}", file=sys.stderr)
@@ -96,6 +107,7 @@ def _resume(args) -> int:
     train = get_data(data_name, "train", **data_opts)
     test = load_eval_data(data_name, data_opts)
     trainer = Trainer.resume(out, train, eval_data=test, **over)
+    _add_diagnostics(trainer, args, data_name)
     if trainer.step >= trainer.config.steps:
         asked = f"--steps {args.steps}" if args.steps is not None else f"train.steps = {trainer.config.steps}"
         raise ConfigError(f"{asked}: {out} is already at step {trainer.step}, nothing to resume; to train further "
@@ -110,6 +122,31 @@ def _resume(args) -> int:
     trainer.fit()
     _summary(trainer, out)
     return 0
+
+
+def _names(text: str | None) -> list[str]:
+    names = [t.strip() for t in (text or "").split(",") if t.strip()]
+    if text is not None and not names:
+        raise ConfigError("--diagnostics: give at least one of posterior, modes, gradients, gan")
+    return names
+
+
+def _add_diagnostics(trainer, args, data_name: str) -> None:
+    """The monitors of --diagnostics (or, on --resume, those the run recorded) as Trainer callbacks."""
+    names = _names(args.diagnostics)
+    if not names and args.resume and trainer.out_dir is not None:
+        names = sorted(p.stem for p in (Path(trainer.out_dir) / "diagnostics").glob("*.jsonl"))
+    if not names:
+        if args.diagnostics_every is not None:
+            raise ConfigError("--diagnostics-every needs --diagnostics NAMES")
+        return
+    from genzoo.analysis.diagnostics import monitors_for
+
+    log = trainer.config.log_every
+    every = args.diagnostics_every or max(log, (trainer.config.steps // 20) // log * log)
+    ev = trainer.eval_data
+    trainer.callbacks += monitors_for(trainer.model, names, trainer.data.x, trainer.data.y,
+                                      None if ev is None else ev.x, data_name, every)
 
 
 def _same_data(given: str, trained: str) -> bool:

@@ -120,10 +120,11 @@ class ModelConfig:
 # conformance suite (tests/models/test_every_model.py) checks each declared one.
 CAPABILITIES = {
     "encode": "encode(x, condition=None) -> (mu, logvar) of q(z | x), each (N, latent_dim)",
-    "decode": "decode(z, condition=None) -> the mean of p(x | z) in data space",
+    "decode": "decode(z, condition=None) -> the mean of p(x | z) in data space (differentiable in z: inversion and "
+              "the generator-gradient diagnostics backpropagate through it)",
     "reconstruct": "reconstruct(x, condition=None) -> decode(mean of q(z | x))",
     "latent": "a latent space z ~ N(0, I) of size `latent_dim` (interpolation, manifold analysis)",
-    "discriminate": "discriminate(x, condition=None) -> the discriminator's raw output per example",
+    "discriminate": "discriminate(x, condition=None) -> the discriminator's raw output per example (differentiable)",
     "score": "score(x, t, y=None) -> grad_x log p_t(x) at continuous times t in (0, 1], shape of x",
     "generate": "generate(prompt, max_new_tokens, temperature=1.0, top_k=None, top_p=None) -> token ids (N, T0 + new)"
                 " continuing int64 prompts (N, T0) (T0 may be 0)",

@@ -162,7 +162,6 @@ class VAEGAN(VAE):
         """L_llike^Dis_l per example: 1/2 ||Dis_l(x) - Dis_l(x_rec)||^2 (N,)."""
         return feature_nll(self.features(x), self.features(x_rec))
 
-    @torch.no_grad()
     def discriminate(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
         """The discriminator's logit l(x) (D = sigmoid(l)) on data-space x, (N,)."""
         self.check_input(x, condition)

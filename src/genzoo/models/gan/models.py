@@ -242,13 +242,11 @@ class GAN(GenerativeModel):
         """n samples G(z), z ~ N(0, I), in data space; labels by `sample_labels` (cycling 0..K-1 by default)."""
         return self.to_data_space(self.fake(n, self.sample_labels(n, condition)))
 
-    @torch.no_grad()
     def decode(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """G(z) in data space for given latents z (N, latent_dim): the generator as a decoder (interpolation)."""
         y = self.sample_labels(z.shape[0], condition)
         return self.to_data_space(self.generator(z.to(self.device), y))
 
-    @torch.no_grad()
     def discriminate(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
         """D's raw output (logit / critic value) on data-space x (unpacked models only)."""
         y = self._labels(x.shape[0], condition) if self.config.num_classes else None

@@ -1,0 +1,273 @@
+"""`analyze_run(RUN)`: every analysis that applies to a trained run, as figures in RUN/analysis/, their numbers in
+RUN/analysis/analysis.json and a report (RUN/analysis/report.html + report.md).
+
+An analysis applies when the model declares what it needs (`capabilities`, `likelihood`) and the data fit it
+(images, points with known modes); `ANALYSES` names each with what it needs. Diagnostics recorded during training
+(`genzoo train --diagnostics ...`, RUN/diagnostics/*.jsonl) are drawn over training; without them a figure shows
+the final model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genzoo.errors import ConfigError, unknown_name
+
+
+@dataclass
+class Context:
+    """What an analysis sees: the run folder, its model (eval mode), the data sets and the output folder."""
+
+    run: Path
+    model: Any
+    data_name: str
+    train: Any
+    test: Any
+    out: Path
+    seed: int = 0
+
+    @property
+    def held_out(self):
+        return self.test if self.test is not None else self.train
+
+    @property
+    def kind(self) -> str:
+        return getattr(self.train, "kind", "")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis: `applies(ctx)` returns None when it applies, else the reason it does not; `run(ctx)` returns a
+    report section {"title", "text", "table", "images", "numbers"}."""
+
+    name: str
+    what: str
+    applies: Callable[[Context], str | None]
+    run: Callable[[Context], dict[str, Any]]
+
+
+def _caps(ctx: Context) -> set[str]:
+    return set(getattr(ctx.model, "capabilities", ()))
+
+
+def _needs(*caps: str, kinds: Sequence[str] = ("image", "points")) -> Callable[[Context], str | None]:
+    def applies(ctx: Context) -> str | None:
+        missing = set(caps) - _caps(ctx)
+        if missing:
+            return f"the model lacks the {', '.join(sorted(missing))} capabilit{'y' if len(missing) == 1 else 'ies'}"
+        if ctx.kind not in kinds:
+            return f"needs {' or '.join(kinds)} data, the run's is {ctx.kind or 'unknown'}"
+        return None
+
+    return applies
+
+
+def _posterior(ctx: Context) -> dict[str, Any]:
+    from genzoo.analysis.diagnostic_plots import plot_posterior
+    from genzoo.analysis.diagnostics import posterior_stats, preserved, read_history
+
+    d = ctx.held_out
+    n = min(2000, len(d))
+    cond = d.y[:n] if ctx.model.conditional and d.y is not None else None
+    with preserved(ctx.model, ctx.seed):
+        st = posterior_stats(ctx.model, d.x[:n], cond)
+    hist = read_history(ctx.run, "posterior")
+    path = plot_posterior(st, ctx.out / "posterior.png", hist)
+    table = {"active units": f"{st['active_units']} of {st['latent_dim']}"}
+    if "kl" in st:
+        table["KL(q(z|x) || p(z)), nats"] = st["kl"]
+    return {"title": "Posterior collapse", "table": table, "images": [("per-dimension KL and activity", path)],
+            "text": f"Encoder statistics on {n} held-out examples: a unit is active when the variance over the data "
+                    "of its posterior mean exceeds 0.01 (Burda et al. 2016); a collapsed unit carries no information "
+                    "about x.", "numbers": {**st, "history": hist}}
+
+
+def _modes_applies(ctx: Context) -> str | None:
+    from genzoo.eval.modes import STACKED, TOY_SETS
+
+    if ctx.data_name not in (*TOY_SETS, *STACKED, "mnist"):
+        return f"no known modes for {ctx.data_name} (toy mixtures, stacked-mnist and mnist have them)"
+    return None
+
+
+def _modes(ctx: Context) -> dict[str, Any]:
+    from genzoo.analysis.diagnostic_plots import plot_modes
+    from genzoo.analysis.diagnostics import mode_coverage, preserved, read_history
+
+    with preserved(ctx.model, ctx.seed):
+        final = mode_coverage(ctx.model, ctx.data_name)
+    hist = read_history(ctx.run, "modes")
+    path = plot_modes(hist, ctx.out / "modes.png", final)
+    table = {"modes covered": f"{final['modes_covered']} of {final['n_modes']}",
+             "reverse KL, nats": final["reverse_kl"]}
+    if final.get("high_quality_pct") is not None:
+        table["% high quality"] = final["high_quality_pct"]
+    return {"title": "Mode collapse", "table": table, "images": [("mode coverage", path)],
+            "text": f"{final['n']} samples assigned to the nearest mode (classes of the MNIST classifier for digits); "
+                    "the reverse KL is KL(sample mode frequencies || uniform), 0 when every mode is hit equally.",
+            "numbers": {"final": final, "history": hist}}
+
+
+def _gradients(ctx: Context) -> dict[str, Any]:
+    from genzoo.analysis.diagnostic_plots import plot_gradients
+    from genzoo.analysis.diagnostics import gradient_norms, preserved, read_history
+    from genzoo.models import Batch
+
+    n = min(64, len(ctx.train))
+    batch = Batch(ctx.train.x[:n], None if ctx.train.y is None or not ctx.model.conditional else ctx.train.y[:n])
+    with preserved(ctx.model, ctx.seed, mode="train"):
+        norms = gradient_norms(ctx.model, batch)
+    hist = read_history(ctx.run, "gradients")
+    path = plot_gradients(norms, ctx.out / "gradients.png", hist)
+    return {"title": "Gradient norms", "table": {f"{p} total": v["total"] for p, v in norms.items()},
+            "images": [("gradient norm per layer", path)],
+            "text": f"||d loss / d theta|| per layer and player on {n} training examples, taken from the final model "
+                    "in training mode.", "numbers": {"final": norms, "history": hist}}
+
+
+def _gan(ctx: Context) -> dict[str, Any]:
+    from genzoo.analysis.diagnostic_plots import plot_gan
+    from genzoo.analysis.diagnostics import (
+        discriminator_outputs,
+        discriminator_summary,
+        generator_gradients,
+        is_logistic,
+        preserved,
+        read_history,
+    )
+
+    with preserved(ctx.model, ctx.seed):
+        grads = generator_gradients(ctx.model, 256)
+        with torch.no_grad():
+            outs = discriminator_outputs(ctx.model, ctx.held_out.x[:1000])
+    logistic = is_logistic(ctx.model)
+    summ = discriminator_summary(outs, logistic)
+    hist = read_history(ctx.run, "gan")
+    path = plot_gan(outs, summ, logistic, ctx.out / "gan.png", hist, grads)
+    table = {"generator gradient, saturating loss": grads["saturating"],
+             "generator gradient, non-saturating loss": grads["non_saturating"], **summ}
+    return {"title": "Discriminator and vanishing gradients", "table": table,
+            "images": [("D(x) and D(G(z)); the generator's gradient", path)],
+            "text": "When D rejects the samples (D(G(z)) near 0) the saturating loss log(1 - D(G(z))) gives the "
+                    "generator almost no gradient, while the non-saturating -log D(G(z)) still does.",
+            "numbers": {**grads, **summ, "history": hist}}
+
+
+def _ood_applies(ctx: Context) -> str | None:
+    if getattr(ctx.model, "likelihood", "none") == "none":
+        return "the model has no likelihood"
+    if ctx.kind != "image":
+        return "the shifted sets are defined for images"
+    return None
+
+
+def _ood(ctx: Context) -> dict[str, Any]:
+    from genzoo.analysis.diagnostic_plots import plot_ood
+    from genzoo.analysis.diagnostics import likelihood_ood, preserved
+
+    x = ctx.held_out.x[:500]
+    with preserved(ctx.model, ctx.seed):
+        if ctx.model.conditional:
+            raise ConfigError("the out-of-distribution analysis takes unconditional models")
+        res = likelihood_ood(ctx.model, x, seed=ctx.seed)
+    path = plot_ood(res, ctx.out / "ood.png", f"{ctx.data_name} held out")
+    table = {"bits/dim held out (median)": float(res["in"].median())}
+    table.update({f"AUROC vs {k}": v for k, v in res["auroc"].items()})
+    return {"title": "Likelihood and out-of-distribution data", "table": table,
+            "images": [("bits/dim histograms", path)],
+            "text": f"Bits/dim of {len(x)} held-out images against the same images inverted, flipped upside down, "
+                    "and uniform noise. AUROC 1: likelihood tells them apart; below 0.5: the model finds the shifted "
+                    "set more likely (Nalisnick et al. 2019).",
+            "numbers": {"auroc": res["auroc"], **{k: {"median": float(v.median()), "mean": float(v.mean())}
+                                                  for k, v in res.items() if k != "auroc"}}}
+
+
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (
+    Analysis("posterior", "posterior collapse: active units and per-dimension KL (encoders)",
+             _needs("encode"), _posterior),
+    Analysis("modes", "mode collapse: modes covered and % high quality (toy mixtures, MNIST classes)",
+             _modes_applies, _modes),
+    Analysis("gradients", "per-layer gradient norms of every player", _needs(kinds=("image", "points", "text")),
+             _gradients),
+    Analysis("gan", "discriminator outputs and the generator's gradient under both losses",
+             _needs("decode", "latent", "discriminate"), _gan),
+    Analysis("ood", "likelihood histograms of held-out against shifted images, AUROC", _ood_applies, _ood),
+)}
+
+
+def register(analysis: Analysis) -> None:
+    """Add an analysis to `ANALYSES` (the latent, manifold and disentanglement tools register theirs)."""
+    ANALYSES[analysis.name] = analysis
+
+
+def parse_only(text: str | None) -> list[str] | None:
+    """"a,b" -> the names (None: every analysis that applies); an unknown name is one line."""
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise ConfigError(f"--only: give at least one of {', '.join(ANALYSES)}")
+    for n in names:
+        if n not in ANALYSES:
+            raise unknown_name("analysis", n, tuple(ANALYSES))
+    return names
+
+
+def analyze_run(run_dir: str | os.PathLike, only: Sequence[str] | None = None, which: str = "auto", seed: int = 0,
+                log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the analyses that apply (or those named in `only`: one that does not apply is a ConfigError with the
+    reason) on a run folder; write RUN/analysis/{*.png, analysis.json, report.html, report.md}; return
+    {"analyses": {name: numbers}, "skipped": {name: reason}, "report": path}."""
+    from genzoo.io import atomic_write_bytes
+    from genzoo.train.report import write_report
+    from genzoo.train.run import get_data, load_eval_data, load_run_model, read_run_config
+
+    run = Path(run_dir)
+    doc = read_run_config(run)
+    model = load_run_model(run, which)
+    model.eval()
+    data_name, options = doc["run"]["data"], doc.get("data", {})
+    train = get_data(data_name, "train", **options)
+    test = load_eval_data(data_name, options, "test", quiet=True)
+    out = run / "analysis"
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(run, model, str(data_name), train, test, out, seed)
+    names = list(only) if only is not None else list(ANALYSES)
+    sections, numbers, skipped = [], {}, {}
+    for name in names:
+        a = ANALYSES[name]
+        reason = a.applies(ctx)
+        if reason is not None:
+            if only is not None:
+                raise ConfigError(f"analysis {name} does not apply to {model.name} on {data_name}: {reason}")
+            skipped[name] = reason
+            continue
+        if log is not None:
+            log(f"{name}: {a.what}")
+        sec = a.run(ctx)
+        numbers[name] = sec.pop("numbers", {})
+        sections.append(sec)
+    result = {"run": str(run), "model": model.name, "data": data_name, "analyses": numbers, "skipped": skipped}
+    atomic_write_bytes(out / "analysis.json", json.dumps(result, indent=1, default=_jsonable).encode())
+    sections.append({"title": "Not applicable", "table": skipped}) if skipped else None
+    html, md = write_report(out, f"genzoo analyze: {model.name} on {data_name}", sections,
+                            intro=f"Run {run}. Each figure's numbers are in analysis.json.")
+    result["report"] = str(html)
+    result["figures"] = [str(p) for s in sections for _, p in s.get("images", [])]
+    return result
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        return v.tolist()
+    return str(v)
+
+
+__all__ = ["ANALYSES", "Analysis", "Context", "analyze_run", "parse_only", "register"]
