@@ -13,8 +13,10 @@ import shutil
 import socket
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from genzoo.data.lazy import NpyArray
 from genzoo.errors import ConfigError
 from genzoo.models import create
 from genzoo.train import TrainConfig, Trainer
@@ -90,6 +92,14 @@ def job(rank: int, world: int, port: int, out: str) -> None:
         t.fit()
         if t.is_main:
             save(out, case, t)
+    # lazy data: the VAE's data memory-mapped, batches read ahead by a DataLoader worker in each process
+    if rank == 0:
+        np.save(out / "vae.npy", data("vae").numpy())
+    torch.distributed.barrier()
+    t = Trainer(model("vae"), NpyArray(out / "vae.npy"), config(num_workers=1))
+    t.fit()
+    if t.is_main:
+        save(out, "vae-lazy", t)
     run = out / "run"
     t = Trainer(model("gan"), data("gan"), config(), out_dir=run)
     t.fit(stop_at=3)

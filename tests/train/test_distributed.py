@@ -68,6 +68,14 @@ def test_two_processes_equal_one_process_with_the_global_batch(world2, case):
     assert distance(got, result(one_process(case, batch_size=8, micro_seeds=True))) > 50 * TOL
 
 
+def test_lazy_data_with_workers_in_two_processes(world2):
+    """The same run from a memory-mapped .npy, read by a DataLoader worker per process (each process's slice of
+    every batch): bit for bit the in-memory run."""
+    lazy, lazy_losses = load(world2, "vae-lazy")
+    eager, eager_losses = load(world2, "vae")
+    assert distance(lazy, eager) == 0.0 and lazy_losses == eager_losses
+
+
 def test_resume_in_two_processes_equals_the_straight_run(world2):
     straight, s_losses = load(world2, "straight")
     resumed, r_losses = load(world2, "resumed")

@@ -40,7 +40,7 @@ from genzoo.models.base import Batch, GenerativeModel
 from genzoo.train import checkpoint as ckpt
 from genzoo.train import distributed as ddp
 from genzoo.train.config import TrainConfig, apply_defaults, make_train_config
-from genzoo.train.data import BatchOrder, Data, as_data, as_windows
+from genzoo.train.data import BatchOrder, Data, Prefetch, as_data, as_windows
 from genzoo.train.optim import EMA, Scheduler, build_optimizer, decay_exempt_params
 from genzoo.train.signals import Abort, StopFlag, signal_name, stop_on_signals
 
@@ -166,6 +166,8 @@ class Trainer:
         self._acc: dict[str, list[float]] = {}  # since the last log: key -> [sum, count, last value]
         self._last_ckpt_step: int | None = None
         self._synced = False  # parameters broadcast after the first step of this process
+        self._prefetch: Prefetch | None = None  # batches read ahead by DataLoader workers (num_workers > 0)
+        self._prefetch_end = 0
         self.last_loss: float | None = None
 
     # ---- construction helpers ------------------------------------------------------------------------
@@ -208,9 +210,21 @@ class Trainer:
     def batch(self, i: int) -> Batch:
         """Batch number `i` of the run (0-based), on the device; under torchrun, this process's contiguous slice
         of it (`genzoo.train.distributed.shard`)."""
+        if self._prefetch is not None:
+            got = self._prefetch.get(i)
+            if got is None:  # not the next step (a rollback): read ahead from here
+                self._prefetch.close()
+                self._prefetch = self._start_prefetch(i, self._prefetch_end)
+                got = self._prefetch.get(i)
+            return Batch(*got).to(self.device)
         idx = ddp.shard(self.order.indices(i), self.dist)
         y = self.data.y[idx] if (self.conditional and self.data.y is not None) else None
         return Batch(self.data.x[idx], y).to(self.device)
+
+    def _start_prefetch(self, start: int, end: int) -> Prefetch:
+        return Prefetch(self.data, self.order, start, end, self.config.num_workers,
+                        labels=self.conditional and self.data.y is not None,
+                        part=lambda idx: ddp.shard(idx, self.dist))
 
     def _micro(self, batch: Batch) -> list[Batch]:
         k = self.config.grad_accum
@@ -316,8 +330,15 @@ class Trainer:
         bar = self._progress(end)
         try:
             with stop_on_signals() as stop:  # a signal stops at the next step boundary (see train/signals.py)
-                with self._deterministic():
-                    self._loop(end, bar, stop)
+                if cfg.num_workers:
+                    self._prefetch, self._prefetch_end = self._start_prefetch(self.step, end), end
+                try:
+                    with self._deterministic():
+                        self._loop(end, bar, stop)
+                finally:
+                    if self._prefetch is not None:
+                        self._prefetch.close()
+                        self._prefetch = None
                 bar.close()
                 if self.step >= cfg.steps and self.eval_data is not None and self.is_main:
                     self._record(self.evaluate())
