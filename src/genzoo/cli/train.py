@@ -1,6 +1,7 @@
 """`genzoo train MODEL --data NAME [--config file.yaml] [--set key=value ...] --out runs/NAME [--steps N] [--resume]`.
 
 Writes the run folder: config.yaml, metrics.jsonl, checkpoints/, samples/, loss.png, model/ (see docs/cli.md).
+Data-parallel: `torchrun --nproc_per_node N -m genzoo train ...` (docs/training.md, "Distributed").
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ def run(args) -> int:
     trainer = start_run(model_name, str(data_name), doc, out, _overrides(args))
     _add_diagnostics(trainer, args, str(data_name))
     n_params = sum(p.numel() for p in trainer.model.parameters())
-    print(f"genzoo train: {model_name} ({n_params:,} parameters) on {data_name} ({len(trainer.data)} examples), "
-          f"{trainer.config.steps} steps -> {out}", file=sys.stderr)
+    world = f" in {trainer.dist.world} processes" if trainer.dist.enabled else ""
+    if trainer.is_main:
+        print(f"genzoo train: {model_name} ({n_params:,} parameters) on {data_name} ({len(trainer.data)} examples), "
+              f"{trainer.config.steps} steps{world} -> {out}", file=sys.stderr)
     trainer.fit()
     _summary(trainer, out)
     return 0
@@ -112,9 +115,10 @@ def _resume(args) -> int:
         asked = f"--steps {args.steps}" if args.steps is not None else f"train.steps = {trainer.config.steps}"
         raise ConfigError(f"{asked}: {out} is already at step {trainer.step}, nothing to resume; to train further "
                           f"pass --steps N with N > {trainer.step}")
-    print(f"genzoo train: resuming {run_sec['model']} at step {trainer.step} of {trainer.config.steps} -> {out}",
-          file=sys.stderr)
-    if over.get("steps") is not None:
+    if trainer.is_main:
+        print(f"genzoo train: resuming {run_sec['model']} at step {trainer.step} of {trainer.config.steps} -> {out}",
+              file=sys.stderr)
+    if over.get("steps") is not None and trainer.is_main:
         from genzoo.train.run import write_yaml
 
         doc["train"]["steps"] = trainer.config.steps
@@ -158,7 +162,10 @@ def _same_data(given: str, trained: str) -> bool:
 
 
 def _summary(trainer, out: Path) -> None:
-    """The end-of-run line, every number with its unit (the model's `loss_units`; NLL in nats per example)."""
+    """The end-of-run line, every number with its unit (the model's `loss_units`; NLL in nats per example); rank 0
+    only under torchrun."""
+    if not trainer.is_main:
+        return
     last = [h for h in trainer.history if "step" in h and not any(k.startswith("eval/") for k in h)]
     ev = [h for h in trainer.history if "eval/nll" in h or any(k.startswith("eval/") for k in h)]
     lu = getattr(trainer.model, "loss_units", "")

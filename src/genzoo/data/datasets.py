@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from genzoo.data import ising as _ising
+from genzoo.data import lazy as _lazy
 from genzoo.data import mnist as _mnist
 from genzoo.data import tabular as _tabular
 from genzoo.data import text as _text
@@ -34,7 +35,7 @@ DIGITS_SPLIT_SEED = 0
 ISING_SIZES = {"train": 5_000, "test": 1_000}  # configurations per temperature
 ISING_DEFAULTS = {"L": 16, "T": 2.269, "seed": 0}
 USER_HOLDOUT = 0.1  # fraction of user data held out as "test" unless the folder has train/ and test/
-USER_OPTIONS = ("holdout", "seed", "label")
+USER_OPTIONS = ("holdout", "seed", "label", "lazy")
 TEXT_OPTIONS = ("train_frac", "tokenizer")  # a user's .txt file
 # data sets that are not shipped but read through get("mnist", root=...) (normalised name -> proper name)
 MNIST_FORMAT_SETS = {"fashionmnist": "Fashion-MNIST", "fmnist": "Fashion-MNIST", "kmnist": "KMNIST",
@@ -171,7 +172,8 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
       a .txt file    train_frac (0.9), tokenizer ("char" or "byte"): the first 90% of the text is train
       a path         folder of images, .npy/.npz, .csv/.tsv table; holdout (fraction held out as "test",
                      default 0.1; 0: "train" is everything), seed (of the held-out permutation, 0),
-                     label (.csv/.tsv: the label column's name or 0-based number)
+                     label (.csv/.tsv: the label column's name or 0-based number), lazy (a .npy file memory-mapped,
+                     an image folder decoded on access: x is a genzoo.data.lazy.LazyArray; default False)
     """
     split = canonical_split(split)
     if isinstance(name, os.PathLike):
@@ -283,9 +285,12 @@ def _check_user_options(path: Path, holdout: Any, seed: Any, label: Any) -> floa
 
 
 def _user_data(path: Path, split: str, holdout: float | None = None, seed: int = 0,
-               label: str | int | None = None) -> ArrayDataset:
-    """User data; `holdout` (default USER_HOLDOUT) of a permutation seeded by `seed` is the "test" split."""
+               label: str | int | None = None, lazy: bool = False) -> ArrayDataset:
+    """User data; `holdout` (default USER_HOLDOUT) of a permutation seeded by `seed` is the "test" split; `lazy`:
+    rows read on access (genzoo.data.lazy)."""
     path = path.expanduser()
+    if not isinstance(lazy, bool):
+        raise ConfigError(f"{path}: lazy must be true or false, got {lazy!r}")
     if not path.exists():
         raise DataError(f"{path}: no such file or folder; expected a folder of PNG/JPEG images, a .npy/.npz array, a "
                         f".csv/.tsv table or a .txt file (or a built-in data set: {', '.join(_INFO)})")
@@ -299,18 +304,26 @@ def _user_data(path: Path, split: str, holdout: float | None = None, seed: int =
             sub = path / "val"
         if not sub.is_dir():
             raise DataError(f"{path}: has train/ but no test/ or val/ folder for the held-out split")
-        x, y, classes = _user.load_images(sub)
-        meta = {"split": split, "source": str(sub), "n_bins": 256}
+        x, y, classes = _lazy.open_images(sub) if lazy else _user.load_images(sub)
+        meta = {"split": split, "source": str(sub), "n_bins": 256, **({"lazy": True} if lazy else {})}
         if classes:
             meta.update(num_classes=len(classes), classes=classes)
         return ArrayDataset(x, y, name, "image", meta)
     meta: dict[str, Any] = {}
+    if lazy and not path.is_dir() and path.suffix.lower() != ".npy":
+        raise ConfigError(f"{path}: lazy loading reads a .npy file (memory-mapped) or a folder of images; save the "
+                          f"array with np.save, or drop lazy")
     if path.is_dir():
-        x, y, classes = _user.load_images(path)
+        x, y, classes = _lazy.open_images(path) if lazy else _user.load_images(path)
         kind = "image"
         meta["n_bins"] = 256
         if classes:
             meta.update(num_classes=len(classes), classes=classes)
+    elif lazy:
+        x, y = _lazy.open_npy(path), None
+        kind = x.kind
+        if kind == "image":
+            meta["n_bins"] = 256
     elif path.suffix.lower() in (".npy", ".npz"):
         x, y, kind = _user.load_array(path)
         if kind == "image":
@@ -330,7 +343,7 @@ def _user_data(path: Path, split: str, holdout: float | None = None, seed: int =
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; expected a folder of images, .npy, .npz, "
                         f".csv, .tsv or .txt")
     holdout = USER_HOLDOUT if holdout is None else holdout
-    meta.update(split=split, source=str(path), holdout=holdout, seed=int(seed))
+    meta.update(split=split, source=str(path), holdout=holdout, seed=int(seed), **({"lazy": True} if lazy else {}))
     if holdout == 0.0:
         if split != "train":
             raise DataError(f"{path}: no test split with holdout=0; hold out a seeded fraction with holdout=0.1 "
@@ -342,4 +355,6 @@ def _user_data(path: Path, split: str, holdout: float | None = None, seed: int =
                         f"holdout=0 to train on all of them (CLI: --set data.holdout=0)")
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(int(seed)))
     idx = perm[n_test:] if split == "train" else perm[:n_test]
+    if lazy:
+        return ArrayDataset(x.subset(idx), None if y is None else y[idx].contiguous(), name, kind, meta)
     return ArrayDataset(x[idx].contiguous(), None if y is None else y[idx].contiguous(), name, kind, meta)

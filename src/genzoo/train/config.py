@@ -66,13 +66,15 @@ class TrainConfig:
     # gradients
     clip_norm: float | None = None
     clip_value: float | None = None
-    grad_accum: int = 1  # batch_size is split into grad_accum micro-batches
+    grad_accum: int = 1  # each process's share of batch_size is split into grad_accum micro-batches
     # weights
     ema_decay: float | None = None
     # numerics / reproducibility
     precision: Literal["fp32", "bf16"] = "fp32"
     seed: int = 0
     deterministic: bool = False
+    micro_seeds: bool = False  # seed the RNGs per micro-batch from (seed, step, update, micro-batch); on under DDP
+    num_workers: int = 0  # DataLoader worker processes that read lazy data (memory-mapped .npy, image files)
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     # logging and side outputs
     progress: bool = True
@@ -124,7 +126,7 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("sample_every", "eval_every", "ckpt_every", "warmup_steps", "max_rollbacks",
-                     "eval_nll_examples"):
+                     "eval_nll_examples", "num_workers"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.seed < 2**32:  # numpy's range; the batch order seeds torch with seed * 1_000_003 + epoch

@@ -342,6 +342,8 @@ def start_run(model_name: str, data_name: str, doc: Mapping[str, Any], out: str 
         raise OutputError(f"--out {out}: cannot make the run folder ({e.strerror or e})") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"--out {out}: cannot write in the run folder (no permission)")
+    if not trainer.is_main:  # under torchrun rank 0 writes the run folder
+        return trainer
     write_yaml(out / "config.yaml", {
         "run": {"model": model_name, "data": str(data_name), "kind": data_kind(train)},
         "model": model.config_dict(),

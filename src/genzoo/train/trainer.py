@@ -10,6 +10,10 @@
         log / evaluate / sample / checkpoint at their intervals (counted in completed steps)
         after a SIGINT / SIGTERM: checkpoint, raise TrainingInterrupted (train/signals.py); after a divergence: the
         last finite state to RUN/diverged/step_K/
+
+Under torchrun (WORLD_SIZE > 1, train/distributed.py) every process takes its slice of each batch, the loss parts
+and every player's gradients are averaged over the processes before the checks and the optimizer step, buffers are
+broadcast from rank 0 after every step, and only rank 0 writes the run folder.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from genzoo.errors import CheckpointError, ConfigError, DataError, DivergenceErr
 from genzoo.io import atomic_write_bytes
 from genzoo.models.base import Batch, GenerativeModel
 from genzoo.train import checkpoint as ckpt
+from genzoo.train import distributed as ddp
 from genzoo.train.config import TrainConfig, apply_defaults, make_train_config
-from genzoo.train.data import BatchOrder, Data, as_data, as_windows
+from genzoo.train.data import BatchOrder, Data, Prefetch, as_data, as_windows
 from genzoo.train.optim import EMA, Scheduler, build_optimizer, decay_exempt_params
 from genzoo.train.signals import Abort, StopFlag, signal_name, stop_on_signals
 
@@ -47,16 +52,28 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    """The device named by `train.device`; under torchrun (`local_rank` given) "auto" / "cuda" mean the process's
+    own GPU, cuda:LOCAL_RANK."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         dev = torch.device(name)
     except RuntimeError as e:
         raise ConfigError(f"train config.device: {e}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f'train config.device = "{name}" but CUDA is not available; use "cpu" or "auto"')
+    if dev.type == "cuda" and dev.index is None and local_rank is not None:
+        dev = torch.device("cuda", local_rank)
     return dev
+
+
+def micro_seed(seed: int, step: int, update: int, micro: int) -> int:
+    """The seed of micro-batch `micro` (counted over every process) of player update `update` (its place in
+    `update_order(step)`, from 1; 0 for `on_step_end`) of step `step`: numpy's SeedSequence of the four numbers,
+    as a 63-bit integer. A run's random draws are then a function of the run, not of how many processes share it."""
+    a, b = np.random.SeedSequence([int(seed), int(step), int(update), int(micro)]).generate_state(2, np.uint32)
+    return (int(a) << 31) | (int(b) >> 1)
 
 
 @contextlib.contextmanager
@@ -107,8 +124,15 @@ class Trainer:
             as_data(eval_data, "evaluation data"), shape)
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.callbacks = list(callbacks or [])
-        self.device = resolve_device(cfg.device)
+        self.device = resolve_device(cfg.device, ddp.local_rank() if ddp.env_world() > 1 else None)
+        self.dist: ddp.Dist = ddp.setup(self.device)
+        if cfg.batch_size % (self.dist.world * cfg.grad_accum):
+            raise ConfigError(f"train config.batch_size ({cfg.batch_size}) must be a multiple of the number of "
+                              f"processes ({self.dist.world}) x grad_accum ({cfg.grad_accum})")
+        if self.dist.enabled and not cfg.micro_seeds:  # random draws by micro-batch, not by process (micro_seed)
+            self.config = cfg = make_train_config(cfg, micro_seeds=True)
         self.model.to(self.device)
+        ddp.broadcast_module(self.model, self.dist)  # every rank starts from rank 0's weights and buffers
         self.conditional = int(getattr(getattr(model, "config", None), "num_classes", 0) or 0) > 0
         if self.conditional and self.data.y is None:
             raise DataError(f"{name} is conditional (num_classes = {model.config.num_classes}) but the training "
@@ -141,6 +165,9 @@ class Trainer:
         self.elapsed = 0.0
         self._acc: dict[str, list[float]] = {}  # since the last log: key -> [sum, count, last value]
         self._last_ckpt_step: int | None = None
+        self._synced = False  # parameters broadcast after the first step of this process
+        self._prefetch: Prefetch | None = None  # batches read ahead by DataLoader workers (num_workers > 0)
+        self._prefetch_end = 0
         self.last_loss: float | None = None
 
     # ---- construction helpers ------------------------------------------------------------------------
@@ -171,11 +198,33 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
     # ---- batches ---------------------------------------------------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        """True in the process that writes the run folder: the only one, or rank 0 under torchrun."""
+        return self.dist.is_main
+
+    @property
+    def _writes(self) -> bool:
+        return self.out_dir is not None and self.dist.is_main
+
     def batch(self, i: int) -> Batch:
-        """Batch number `i` of the run (0-based), on the device."""
-        idx = self.order.indices(i)
+        """Batch number `i` of the run (0-based), on the device; under torchrun, this process's contiguous slice
+        of it (`genzoo.train.distributed.shard`)."""
+        if self._prefetch is not None:
+            got = self._prefetch.get(i)
+            if got is None:  # not the next step (a rollback): read ahead from here
+                self._prefetch.close()
+                self._prefetch = self._start_prefetch(i, self._prefetch_end)
+                got = self._prefetch.get(i)
+            return Batch(*got).to(self.device)
+        idx = ddp.shard(self.order.indices(i), self.dist)
         y = self.data.y[idx] if (self.conditional and self.data.y is not None) else None
         return Batch(self.data.x[idx], y).to(self.device)
+
+    def _start_prefetch(self, start: int, end: int) -> Prefetch:
+        return Prefetch(self.data, self.order, start, end, self.config.num_workers,
+                        labels=self.conditional and self.data.y is not None,
+                        part=lambda idx: ddp.shard(idx, self.dist))
 
     def _micro(self, batch: Batch) -> list[Batch]:
         k = self.config.grad_accum
@@ -191,9 +240,10 @@ class Trainer:
         model.train()
         micro = self._micro(self.batch(i))
         k = len(micro)
+        seeded = cfg.micro_seeds
         logged: dict[str, float] = {}
         order = list(model.update_order(i))
-        for player in order:
+        for u, player in enumerate(order, start=1):
             if player not in self.players:
                 raise ConfigError(f'{model.name}.update_order({i}) names an unknown player "{player}"; '
                                   f"players: {', '.join(self.players)}")
@@ -201,7 +251,9 @@ class Trainer:
             settings = cfg.player(player)
             model.zero_grad(set_to_none=True)
             sums: dict[str, float] = {}
-            for mb in micro:
+            for m, mb in enumerate(micro):
+                if seeded:
+                    seed_everything(micro_seed(cfg.seed, i, u, self.dist.rank * k + m))
                 with self._autocast():
                     out = model.loss(mb, player)
                 if not isinstance(out, dict) or "loss" not in out:
@@ -214,7 +266,7 @@ class Trainer:
                     loss = loss + l1
                     out = {**out, "loss": loss, "l1": l1}
                 names = list(out)
-                values = torch.stack([_scalar(out[n]) for n in names]).tolist()
+                values = ddp.mean_values(torch.stack([_scalar(out[n]) for n in names]), self.dist).tolist()
                 bad = [n for n, v in zip(names, values) if not math.isfinite(v)]
                 if bad:
                     part = next((n for n in bad if n != "loss"), "loss")
@@ -225,6 +277,7 @@ class Trainer:
                 for n, v in zip(names, values):
                     sums[n] = sums.get(n, 0.0) + v / k
                 (loss / k).backward()
+            ddp.average_gradients(params, self.dist)
             grads = [p.grad for p in params if p.grad is not None]
             gnorm = float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
             if not math.isfinite(gnorm):
@@ -242,7 +295,13 @@ class Trainer:
         for player in self.players:
             logged[f"lr/{player}"] = self.schedulers[player].get_lr()
         model.zero_grad(set_to_none=True)
+        if seeded:
+            seed_everything(micro_seed(cfg.seed, i, 0, 0))
         model.on_step_end(i)
+        # rank 0's buffers everywhere (ActNorm flags, replay buffers, chains); after a session's first step also
+        # its parameters (a data-dependent initialisation saw each rank's own slice)
+        ddp.broadcast_module(model, self.dist, buffers_only=self._synced)
+        self._synced = True
         for s in self.schedulers.values():
             s.step()
         if self.ema is not None:
@@ -260,26 +319,35 @@ class Trainer:
         """
         cfg = self.config
         end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
-        if self.out_dir is not None:
+        if self._writes:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             if self.step == 0 and not self.history:
                 atomic_write_bytes(self.out_dir / "metrics.jsonl", b"")
-            if cfg.on_nan == "rollback" and ckpt.latest_checkpoint(self.ckpt_dir) is None:
+        if self.out_dir is not None and cfg.on_nan == "rollback":
+            have = self.dist.is_main and ckpt.latest_checkpoint(self.ckpt_dir) is not None
+            if not ddp.agree_max(int(have), self.dist, self.device):
                 self.save_checkpoint()
         bar = self._progress(end)
         try:
             with stop_on_signals() as stop:  # a signal stops at the next step boundary (see train/signals.py)
-                with self._deterministic():
-                    self._loop(end, bar, stop)
+                if cfg.num_workers:
+                    self._prefetch, self._prefetch_end = self._start_prefetch(self.step, end), end
+                try:
+                    with self._deterministic():
+                        self._loop(end, bar, stop)
+                finally:
+                    if self._prefetch is not None:
+                        self._prefetch.close()
+                        self._prefetch = None
                 bar.close()
-                if self.step >= cfg.steps and self.eval_data is not None:
+                if self.step >= cfg.steps and self.eval_data is not None and self.is_main:
                     self._record(self.evaluate())
                 if self.out_dir is not None and self._last_ckpt_step != self.step:
                     self.save_checkpoint()
         except Abort as a:
             bar.close()
             raise self._aborted(a.signum) from None
-        if self.out_dir is not None:
+        if self._writes:
             if self.step >= cfg.steps:
                 self.save_samples()
                 self.save_model(self.out_dir / "model")
@@ -318,16 +386,18 @@ class Trainer:
             s = self.step
             if s % cfg.log_every == 0 or s == cfg.steps:
                 self._log()
-            if self.eval_data is not None and cfg.eval_every and s % cfg.eval_every == 0 and s != cfg.steps:
+            if (self.eval_data is not None and cfg.eval_every and s % cfg.eval_every == 0 and s != cfg.steps
+                    and self.is_main):
                 self._record(self.evaluate())
-            if self.out_dir is not None and cfg.sample_every and s % cfg.sample_every == 0 and s != cfg.steps:
+            if self._writes and cfg.sample_every and s % cfg.sample_every == 0 and s != cfg.steps:
                 self.save_samples()
                 self.plot()
             if self.out_dir is not None and cfg.ckpt_every and s % cfg.ckpt_every == 0 and s != end:
                 self.save_checkpoint()
-            if stop and self.step < end:
+            signum = ddp.agree_max(stop.signum or 0, self.dist, self.device)  # every rank stops after one step
+            if signum and self.step < end:
                 bar.close()
-                self._interrupted(stop.signum)
+                self._interrupted(signum)
             t_last = time.perf_counter()
 
     def _resume_hint(self) -> str:
@@ -342,8 +412,10 @@ class Trainer:
         if self.out_dir is None:
             raise TrainingInterrupted(f"interrupted by {signal_name(signum)} {where} (no run folder: nothing saved)",
                                       signum, self.step, None)
-        path = self.save_checkpoint() if self._last_ckpt_step != self.step else ckpt.latest_checkpoint(self.ckpt_dir)
-        self.plot()
+        path = (self.save_checkpoint() if self._last_ckpt_step != self.step
+                else self.ckpt_dir / ckpt.checkpoint_name(self.step))
+        if self.is_main:
+            self.plot()
         raise TrainingInterrupted(f"interrupted by {signal_name(signum)} {where}; checkpoint {path}; "
                                   f"{self._resume_hint()}", signum, self.step, path)
 
@@ -363,6 +435,8 @@ class Trainer:
         was, so `--resume` starts from the last regular checkpoint). Returns where the last finite state is."""
         if self.out_dir is None:
             return "no run folder: nothing saved"
+        if not self.is_main:
+            return "rank 0 keeps the last finite state"
         tensors, meta = self.state()
         last = ckpt.latest_checkpoint(self.ckpt_dir)
         if any(k.startswith(("model/", "ema/")) and v.is_floating_point() and not torch.isfinite(v).all()
@@ -376,7 +450,7 @@ class Trainer:
     def _progress(self, end: int):
         from tqdm.auto import tqdm
 
-        enabled = self.config.progress and sys.stderr.isatty()
+        enabled = self.config.progress and sys.stderr.isatty() and self.is_main
         return tqdm(total=end, initial=self.step, disable=not enabled, desc=getattr(self.model, "name", "") or "train",
                     dynamic_ncols=True, leave=True)
 
@@ -412,7 +486,7 @@ class Trainer:
 
     def _record(self, rec: dict[str, Any]) -> None:
         self.history.append(rec)
-        if self.out_dir is not None:
+        if self._writes:
             with open(self.out_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(rec) + "\n")
 
@@ -539,7 +613,8 @@ class Trainer:
             "schedulers": {p: s.state_dict() for p, s in self.schedulers.items()},
             "optimizers": optim_meta,
             "rng": rng_meta,
-            "data": self.order.state(self.step),
+            "data": {**self.order.state(self.step), "processes": self.dist.world,
+                     "micro_batches": self.dist.world * self.config.grad_accum},
             "history": self.history,
             "log_acc": self._acc,
             "extra_state": self.model.extra_state(),
@@ -549,14 +624,19 @@ class Trainer:
         return tensors, meta
 
     def save_checkpoint(self) -> Path:
-        """Write checkpoint `checkpoints/step_XXXXXXXX/` atomically; refuses non-finite weights."""
+        """Write checkpoint `checkpoints/step_XXXXXXXX/` atomically; refuses non-finite weights. Under torchrun
+        every rank calls it (the weights are the same everywhere), rank 0 writes, and all wait for the write."""
         tensors, meta = self.state()
         for k, v in tensors.items():
             if k.startswith(("model/", "ema/")) and v.is_floating_point() and not torch.isfinite(v).all():
                 raise DivergenceError(
                     f'non-finite weights at step {self.step} ("{k}"): checkpoint not written'
                 )
-        path = ckpt.save_checkpoint(self.ckpt_dir, self.step, tensors, meta, keep_last=self.config.keep_last)
+        if self.is_main:
+            path = ckpt.save_checkpoint(self.ckpt_dir, self.step, tensors, meta, keep_last=self.config.keep_last)
+        else:
+            path = self.ckpt_dir / ckpt.checkpoint_name(self.step)
+        ddp.barrier(self.dist)
         self._last_ckpt_step = self.step
         return path
 
@@ -593,7 +673,7 @@ class Trainer:
         self.elapsed = float(meta.get("elapsed", 0.0))
         self.model.load_extra_state(meta.get("extra_state", {}))
         self._last_ckpt_step = self.step
-        if self.out_dir is not None:
+        if self._writes:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(self.out_dir / "metrics.jsonl",
                                "".join(json.dumps(h) + "\n" for h in self.history).encode())
@@ -639,7 +719,25 @@ class Trainer:
             if not info.get("name") or info.get("config") is None:
                 raise CheckpointError(f"{path}: the checkpoint names no registered model; pass model=...")
             model = create(info["name"], **info["config"])
+        overrides = _keep_micro_batches(meta, overrides, path)
         config = make_train_config(meta["config"], **overrides)
         trainer = cls(model, train_data, config, out_dir=run_dir, eval_data=eval_data, callbacks=callbacks)
         trainer.load_state(tensors, meta, where=str(path))
         return trainer
+
+
+def _keep_micro_batches(meta: dict[str, Any], overrides: dict[str, Any], where: Path) -> dict[str, Any]:
+    """Resuming in another number of processes: grad_accum such that a step still has the checkpoint's number of
+    micro-batches (processes x grad_accum), when it divides; then each micro-batch holds the same examples and
+    (with micro_seeds, always on under torchrun) the same random draws as in the run that wrote the checkpoint."""
+    data = meta.get("data") or {}
+    total, world = data.get("micro_batches"), ddp.env_world()
+    if "grad_accum" in overrides or not total or data.get("processes", 1) == world:
+        return overrides
+    if total % world == 0:
+        return {**overrides, "grad_accum": total // world}
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"genzoo: {where} was written with {total} micro-batches per step, which {world} processes cannot "
+              f"share equally; each takes grad_accum = {meta['config'].get('grad_accum', 1)} (the same batches, "
+              f"other random draws)", file=sys.stderr)
+    return overrides
