@@ -1,5 +1,15 @@
 """Analysis: latent interpolation, manifold learning, diagnostics."""
 
 from genzoo.analysis.interpolate import image_grid, interpolate, interpolation_grid, save_image_grid
+from genzoo.analysis.manifold import (
+    Embedding,
+    embed,
+    intrinsic_dimension,
+    levina_bickel,
+    pca_dimension,
+    plot_embeddings,
+    two_nn,
+)
 
 __all__ = ["image_grid", "interpolate", "interpolation_grid", "save_image_grid"]
+__all__ += ["Embedding", "embed", "intrinsic_dimension", "levina_bickel", "pca_dimension", "plot_embeddings", "two_nn"]
