@@ -15,11 +15,13 @@ from genzoo.analysis import (
     embed,
     intrinsic_dimension,
     levina_bickel,
+    levina_bickel_from_distances,
+    neighbour_distances,
     pca_dimension,
     plot_embeddings,
     two_nn,
+    two_nn_from_distances,
 )
-from genzoo.analysis.manifold import neighbour_distances
 from genzoo.errors import ConfigError, DataError, UnknownNameError
 
 ESTIMATORS = (levina_bickel, two_nn)
@@ -150,6 +152,19 @@ def test_two_nn_equals_hand_computation():
     assert two_nn(x) == pytest.approx(num / den, rel=1e-12)
 
 
+def test_estimators_from_distances_match():
+    x = np.random.default_rng(16).standard_normal((400, 4))
+    t = neighbour_distances(x, 12)
+    assert t.shape == (400, 12) and (t > 0).all() and (np.diff(t, axis=1) >= 0).all()
+    assert levina_bickel_from_distances(t, 4, 12) == levina_bickel(x, 4, 12)
+    assert levina_bickel_from_distances(t, 4, 12, "mean") == levina_bickel(x, 4, 12, average="mean")
+    assert two_nn_from_distances(t, 0.2) == two_nn(x, 0.2)
+    with pytest.raises(DataError, match="sorted"):
+        levina_bickel_from_distances(t[:, ::-1], 4, 12)
+    with pytest.raises(DataError, match=">= 12"):
+        levina_bickel_from_distances(t[:, :5], 4, 12)
+
+
 def test_duplicate_points_are_dropped():
     x = np.random.default_rng(10).standard_normal((300, 3))
     doubled = np.concatenate([x, x[:50], x[:5]])
@@ -171,6 +186,8 @@ def test_bad_input_raises_clear_errors():
         levina_bickel(x, 5, 3)
     with pytest.raises(ConfigError, match="2 <= k1"):
         levina_bickel(x, 1, 3)
+    with pytest.raises(UnknownNameError, match='Did you mean "inverse"'):
+        levina_bickel(x, 2, 3, average="invers")
     with pytest.raises(ConfigError, match="discard"):
         two_nn(x, discard=1.0)
     with pytest.raises(ConfigError, match="threshold"):

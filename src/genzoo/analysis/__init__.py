@@ -6,10 +6,14 @@ from genzoo.analysis.manifold import (
     embed,
     intrinsic_dimension,
     levina_bickel,
+    levina_bickel_from_distances,
+    neighbour_distances,
     pca_dimension,
     plot_embeddings,
     two_nn,
+    two_nn_from_distances,
 )
 
 __all__ = ["image_grid", "interpolate", "interpolation_grid", "save_image_grid"]
-__all__ += ["Embedding", "embed", "intrinsic_dimension", "levina_bickel", "pca_dimension", "plot_embeddings", "two_nn"]
+__all__ += ["Embedding", "embed", "intrinsic_dimension", "levina_bickel", "levina_bickel_from_distances",
+            "neighbour_distances", "pca_dimension", "plot_embeddings", "two_nn", "two_nn_from_distances"]

@@ -265,11 +265,26 @@ def levina_bickel(x, k1: int = 10, k2: int = 20, metric: str = "euclidean", aver
     Returns (1 / (k2 - k1 + 1)) sum_{k=k1}^{k2} m_k. Duplicate points are dropped first (see
     `neighbour_distances`).
     """
-    if not 2 <= k1 <= k2:
-        raise ConfigError(f"levina_bickel needs 2 <= k1 <= k2, got k1 = {k1}, k2 = {k2}")
+    _check_ks(k1, k2)
     if average not in ("inverse", "mean"):
         raise unknown_name("average", average, ("inverse", "mean"))
-    t = neighbour_distances(x, k2, metric)
+    return levina_bickel_from_distances(neighbour_distances(x, k2, metric), k1, k2, average)
+
+
+def _check_ks(k1: int, k2: int) -> None:
+    if not 2 <= k1 <= k2:
+        raise ConfigError(f"levina_bickel needs 2 <= k1 <= k2, got k1 = {k1}, k2 = {k2}")
+
+
+def levina_bickel_from_distances(t, k1: int = 10, k2: int = 20, average: str = "inverse") -> float:
+    """`levina_bickel` from neighbour distances t (n, >= k2), sorted along each row and all > 0 (e.g. from
+    `neighbour_distances`, or from any exact k-nearest-neighbour search)."""
+    _check_ks(k1, k2)
+    if average not in ("inverse", "mean"):
+        raise unknown_name("average", average, ("inverse", "mean"))
+    t = np.asarray(t, dtype=np.float64)
+    if t.ndim != 2 or t.shape[1] < k2 or not (t > 0).all() or (np.diff(t, axis=1) < 0).any():
+        raise DataError(f"neighbour distances must be (n, >= {k2}), positive and sorted along rows; got {t.shape}")
     logt = np.log(t)
     est = []
     for k in range(k1, k2 + 1):
@@ -294,7 +309,16 @@ def two_nn(x, discard: float = 0.1, metric: str = "euclidean") -> float:
     """
     if not 0.0 <= discard < 1.0:
         raise ConfigError(f"discard must be in [0, 1), got {discard}")
-    t = neighbour_distances(x, 2, metric)
+    return two_nn_from_distances(neighbour_distances(x, 2, metric), discard)
+
+
+def two_nn_from_distances(t, discard: float = 0.1) -> float:
+    """`two_nn` from neighbour distances t (n, >= 2), sorted along each row and all > 0."""
+    if not 0.0 <= discard < 1.0:
+        raise ConfigError(f"discard must be in [0, 1), got {discard}")
+    t = np.asarray(t, dtype=np.float64)
+    if t.ndim != 2 or t.shape[1] < 2 or not (t[:, :2] > 0).all() or (t[:, 1] < t[:, 0]).any():
+        raise DataError(f"neighbour distances must be (n, >= 2), positive and sorted along rows; got {t.shape}")
     mu = np.sort(t[:, 1] / t[:, 0])
     n = mu.shape[0]
     keep = min(int(np.floor(n * (1.0 - discard))), n - 1)
