@@ -134,10 +134,12 @@ _TITLES = {"pca": "PCA", "tsne": "t-SNE", "isomap": "Isomap", "lle": "LLE"}
 
 
 def plot_embeddings(x, labels, path: str | os.PathLike, methods=EMBEDDINGS, subsample: int | None = 2000,
-                    seed: int = 0, title: str | None = None, n_neighbors: int = 10) -> dict[str, Embedding]:
+                    seed: int = 0, title: str | None = None, n_neighbors: int = 10,
+                    label_name: str = "label") -> dict[str, Embedding]:
     """Write one PNG with a 2-D embedding per method (one panel each, the same seeded subsample of rows),
     coloured by `labels` (N,): a legend for integer labels with at most 20 values, a colour bar otherwise, one
-    colour when labels is None. Written atomically (genzoo.io.atomic_write_bytes). Returns the embeddings."""
+    colour when labels is None; `label_name` titles the legend / colour bar. Written atomically
+    (genzoo.io.atomic_write_bytes). Returns the embeddings."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -188,9 +190,9 @@ def plot_embeddings(x, labels, path: str | os.PathLike, methods=EMBEDDINGS, subs
         ax.set_yticks([])
     if discrete:
         axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), markerscale=3, frameon=False,
-                           title="label")
+                           title=label_name)
     elif sc is not None:
-        fig.colorbar(sc, ax=axes[0].tolist(), shrink=0.85, label="label")
+        fig.colorbar(sc, ax=axes[0].tolist(), shrink=0.85, label=label_name)
     fig.suptitle(title or f"{len(index)} points, {pts.shape[1]} dimensions")
     if sc is None:
         fig.tight_layout()
