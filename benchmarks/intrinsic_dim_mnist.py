@@ -215,8 +215,9 @@ def write_markdown(out: Path, r: dict) -> None:
         "- Facco, d'Errico, Rodriguez & Laio (2017), *Estimating the intrinsic dimension of datasets by a minimal "
         "neighborhood information*, Sci. Rep. 7:12140: TwoNN; we could not confirm an MNIST figure from the "
         "stored copies, so none is quoted.",
-        "- Levina & Bickel (2005) and Hein & Audibert (2005) report estimates on digit images; we could not confirm "
-        "their MNIST figures from the stored copies either.",
+        "- Levina & Bickel (2005), *Maximum likelihood estimation of intrinsic dimension*, NIPS 17, and Hein & "
+        "Audibert (2005), *Intrinsic dimensionality estimation of submanifolds in R^d*, ICML: we could not confirm "
+        "any MNIST figure in them from the stored copies, so none is quoted.",
         "",
         f"Reading: the nonlinear estimators put MNIST-10k at {d['full']['lb_10_20']:.1f} (LB, k = 10..20) to "
         f"{d['full']['two_nn']:.1f} (TwoNN) dimensions in 784 pixels, while PCA needs {d['pca']['0.95']} "
@@ -224,7 +225,9 @@ def write_markdown(out: Path, r: dict) -> None:
         "the subsample rows), the usual signature of curvature and undersampling at this dimension, so a single "
         "figure carries a systematic spread of about +-1 beyond the seed-to-seed one. The VAE's latent means "
         f"have {z['full']['lb_10_20']:.1f} (LB) / {z['full']['two_nn']:.1f} (TwoNN) dimensions, with "
-        f"{v['active_units']} of {z['dim']} units active.",
+        f"{v['active_units']} of {z['dim']} units active. Against the Gaussian calibration (at this n the "
+        "estimators read " + "; ".join(f"d = {c['d']} as {c['lb_10_20']:.1f} / {c['two_nn']:.1f}"
+                                       for c in r["calibration"]) + ").",
     ]
     atomic_write_bytes(out / "results.md", ("\n".join(lines) + "\n").encode())
 

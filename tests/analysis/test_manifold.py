@@ -2,8 +2,8 @@
 
 Tolerances: each estimate's seed-to-seed standard deviation was measured over 6 seeds at the sizes used here
 (Levina-Bickel k = 10..20, n = 2000: 0.015 on the swiss roll, 0.012 on the sphere, 0.021 on the 3-D Gaussian,
-0.033 on the periodic 5-cube; TwoNN: 0.10, 0.03, 0.08, 0.27). The bounds are the issue's +- 0.3 (and at least
-4 standard deviations of the estimate), while each deliberately wrong formula lands well outside them.
+0.033 on the periodic 5-cube; TwoNN: 0.10, 0.03, 0.08, 0.27). The bounds are the issue's +- 0.3 (at least
+3 standard deviations of the estimate), while each deliberately wrong formula lands well outside them.
 """
 
 import numpy as np

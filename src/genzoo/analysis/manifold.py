@@ -265,7 +265,8 @@ def levina_bickel(x, k1: int = 10, k2: int = 20, metric: str = "euclidean", aver
     bracket is a mean of k-1 Exp(m) variables, so its inverse is unbiased for 1/m, while averaging m_k(x_i)
     itself (average="mean", the paper's m_k = (1/n) sum_i m_k(x_i)) is biased up by (k-1)/(k-2).
     Returns (1 / (k2 - k1 + 1)) sum_{k=k1}^{k2} m_k. Duplicate points are dropped first (see
-    `neighbour_distances`).
+    `neighbour_distances`). (Some implementations, e.g. the code of Pope et al. 2021, divide by k-2 and then
+    average inverses: their figure is this one times (k-2)/(k-1).)
     """
     _check_ks(k1, k2)
     if average not in ("inverse", "mean"):
