@@ -209,9 +209,8 @@ def write_markdown(out: Path, r: dict) -> None:
         "on Learning*, ICLR: MLE with the MacKay-Ghahramani average on MNIST (all 70,000 images) for several k. "
         "Their code (github.com/ppope/dimensions, `estimators/mle.py`) divides the log sum by (k-2), not (k-1), "
         "before the inverse average, which scales the estimate by (k-2)/(k-1) (1/2 at k = 3): compare their "
-        "figures with the (k-2) line above. We could not read their table in the stored copies available here, "
-        "so no figure of theirs is quoted; from memory (unverified) it lies between about 7 (k = 3) and 13 "
-        "(k = 20), rising with k as the (k-2) normaliser predicts.",
+        "figures with the (k-2) line above. Their table could not be read in the copies available here, so no "
+        "figure of theirs is quoted.",
         "- Facco, d'Errico, Rodriguez & Laio (2017), *Estimating the intrinsic dimension of datasets by a minimal "
         "neighborhood information*, Sci. Rep. 7:12140: TwoNN; we could not confirm an MNIST figure from the "
         "stored copies, so none is quoted.",
