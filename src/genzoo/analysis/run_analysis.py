@@ -189,6 +189,52 @@ def _ood(ctx: Context) -> dict[str, Any]:
                                                   for k, v in res.items() if k != "auroc"}}}
 
 
+def _manifold_applies(ctx: Context) -> str | None:
+    if ctx.kind != "image":
+        return "embeddings and intrinsic dimension are drawn for images (2-D points are their own picture)"
+    return None
+
+
+def _manifold(ctx: Context) -> dict[str, Any]:
+    """Embeddings of held-out data (and of the model's latent codes when it encodes) coloured by label, and the
+    intrinsic dimension of the data, of the model's samples and of the codes (Levina-Bickel k = 10..20, TwoNN)."""
+    from genzoo.analysis.diagnostics import _draw, preserved
+    from genzoo.analysis.manifold import intrinsic_dimension, plot_embeddings
+
+    d = ctx.held_out
+    n = min(1500, len(d))
+    x, y = d.x[:n], None if d.y is None else d.y[:n]
+    plot_embeddings(x, y, ctx.out / "manifold_data.png", methods=("pca", "tsne", "isomap"), subsample=n,
+                    seed=ctx.seed, title=f"{ctx.data_name} held out ({n})")
+    images = [("held-out data: PCA, t-SNE, Isomap", ctx.out / "manifold_data.png")]
+    sets = {"data": x.flatten(1)}
+    with preserved(ctx.model, ctx.seed):
+        s = _draw(ctx.model, n) if not ctx.model.conditional else None
+        codes = None
+        if "encode" in _caps(ctx):
+            cond = y if ctx.model.conditional else None
+            with torch.no_grad():
+                codes = ctx.model.encode(x.to(ctx.model.device), None if cond is None else cond.to(
+                    ctx.model.device))[0].detach().cpu()
+    if s is not None and len(s) > 25:
+        sets["samples"] = s.clamp(0, 1).flatten(1)
+    if codes is not None:
+        sets["latent codes"] = codes
+        plot_embeddings(codes, y, ctx.out / "manifold_latents.png", methods=("pca", "tsne"), subsample=n,
+                        seed=ctx.seed, title=f"{ctx.model.name} latent means ({codes.shape[1]}-d)")
+        images.append(("latent means: PCA, t-SNE", ctx.out / "manifold_latents.png"))
+    dims = {}
+    for name, v in sets.items():
+        dims[name] = {m: intrinsic_dimension(v.double().numpy(), m) for m in ("levina_bickel", "two_nn")}
+    table = {f"intrinsic dimension of the {k} (Levina-Bickel / TwoNN)": f"{v['levina_bickel']:.1f} / {v['two_nn']:.1f}"
+             for k, v in dims.items()}
+    return {"title": "Manifolds", "table": table, "images": images,
+            "text": f"2-D embeddings of {n} held-out examples coloured by label, and intrinsic-dimension estimates of "
+                    "the data, of as many samples and of the latent codes: a model whose samples have a much lower "
+                    "dimension than the data covers only part of its manifold.",
+            "numbers": {"n": n, "intrinsic_dimension": dims}}
+
+
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("posterior", "posterior collapse: active units and per-dimension KL (encoders)",
              _needs("encode"), _posterior),
@@ -199,6 +245,8 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("gan", "discriminator outputs and the generator's gradient under both losses",
              _needs("decode", "latent", "discriminate"), _gan),
     Analysis("ood", "likelihood histograms of held-out against shifted images, AUROC", _ood_applies, _ood),
+    Analysis("manifold", "embeddings of data and latent codes; intrinsic dimension of data, samples and codes",
+             _manifold_applies, _manifold),
 )}
 
 
