@@ -242,9 +242,9 @@ class GAN(GenerativeModel):
         """n samples G(z), z ~ N(0, I), in data space; labels by `sample_labels` (cycling 0..K-1 by default)."""
         return self.to_data_space(self.fake(n, self.sample_labels(n, condition)))
 
-    @torch.no_grad()
     def decode(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
-        """G(z) in data space for given latents z (N, latent_dim): the generator as a decoder (interpolation)."""
+        """G(z) in data space for given latents z (N, latent_dim): the generator as a decoder (interpolation), with
+        its graph, so that z can be optimised (generator inversion, `genzoo.analysis.invert`)."""
         y = self.sample_labels(z.shape[0], condition)
         return self.to_data_space(self.generator(z.to(self.device), y))
 
