@@ -253,7 +253,7 @@ class Inversion:
 
     z (N, L); x = decode(z) (N, *data_shape); error (N,) = mean squared error per dimension of x against the data;
     trace (steps + 1, N) = the error of the iterate before every Adam step and after the last (of the restart
-    kept); restart (N,) = which start was kept."""
+    kept); restart (N,) = which start was kept (the one of least E(z))."""
 
     z: Tensor
     x: Tensor
@@ -285,8 +285,9 @@ def invert(
     on the natural image manifold": an encoder's guess refined by optimisation; needs the encode capability); a
     tensor (N, L) starts there. With `restarts` R > 1 every example also gets R - 1 random starts and keeps the
     start of least final error. Each example's objective involves its own z only and Adam updates every entry
-    separately, so a batch inverts as its examples would one by one. Returns the lowest-error iterate of every
-    example (an `Inversion`); the model runs in eval mode and its parameters receive no gradients."""
+    separately, so a batch inverts as its examples would one by one. Returns every example's iterate of least
+    E(z) (an `Inversion`; with prior = 0 the least reconstruction error); the model runs in eval mode and its
+    parameters receive no gradients."""
     caps = _caps(model)
     if "decode" not in caps:
         raise ConfigError(f"{_name(model)}: invert needs the decode capability (a decoder z -> x to optimise z "
@@ -323,25 +324,24 @@ def invert(
         target = _tile(x, restarts)
         cond = None if condition is None else _tile(torch.as_tensor(condition), restarts)
         opt = torch.optim.Adam([z], lr=lr)
-        best_err = torch.full((restarts * n,), math.inf, dtype=dtype, device=model.device)
+        best = torch.full((restarts * n,), math.inf, dtype=dtype, device=model.device)  # least E(z) seen
         best_z = z.detach().clone()
         trace = []
         with torch.enable_grad():
             for step in range(steps + 1):
                 err = (model.decode(z, cond) - target).flatten(1).square().mean(1)
-                e = err.detach()
-                trace.append(e)
-                better = e < best_err
-                best_err = torch.where(better, e, best_err)
+                energy = err + (prior / L) * z.square().sum(1) if prior > 0 else err
+                trace.append(err.detach())
+                better = energy.detach() < best
+                best = torch.where(better, energy.detach(), best)
                 best_z = torch.where(better[:, None], z.detach(), best_z)
                 if step == steps:
                     break
-                objective = err.sum() + (prior / L) * z.square().sum() if prior > 0 else err.sum()
-                (grad,) = torch.autograd.grad(objective, z)
+                (grad,) = torch.autograd.grad(energy.sum(), z)
                 z.grad = grad
                 opt.step()
         trace_all = torch.stack(trace).reshape(steps + 1, restarts, n)
-        pick = best_err.reshape(restarts, n).argmin(0)  # (n,)
+        pick = best.reshape(restarts, n).argmin(0)  # (n,)
         cols = torch.arange(n, device=pick.device)
         z_best = best_z.reshape(restarts, n, L)[pick, cols]
         with torch.no_grad():

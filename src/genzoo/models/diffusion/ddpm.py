@@ -235,8 +235,9 @@ class DDPM(DiffusionBase):
     @torch.no_grad()
     def from_latent(self, z: Tensor, condition: Tensor | None = None, steps: int | None = None) -> Tensor:
         """Data from DDIM latents z (N, D): `ddim_sample` with eta = 0 over `steps` (default `latent_steps`) from
-        x_T = z (in float64, `_latent_dtype`), the sample that `sampler="ddim", eta=0` draws from that noise
-        (x0_hat clipped as configured); returned in the network's dtype."""
+        x_T = z (in float64, `_latent_dtype`), the sample that `sampler="ddim", eta=0, clip_denoised=False` draws
+        from that noise (x0_hat is not clipped, so this inverts `to_latent`; images are clamped to [0, 1] at the
+        end); returned in the network's dtype."""
         y_all = self.sample_labels(z.shape[0], condition)
         steps = steps or self.latent_steps
         dtype = next(self.net.parameters()).dtype
@@ -244,7 +245,8 @@ class DDPM(DiffusionBase):
 
         def one(i: int, m: int) -> Tensor:
             y = None if y_all is None else y_all[i : i + m]
-            x = S.ddim_sample(self.schedule, lambda xk, k: self.denoise(xk, k, y), z[i : i + m], steps, 0.0)
+            x = S.ddim_sample(self.schedule, lambda xk, k: self.denoise(xk, k, y, clip=False), z[i : i + m], steps,
+                              0.0)
             return self.postprocess(x).to(dtype)
 
         return self._batched(z.shape[0], one)
