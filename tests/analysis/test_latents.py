@@ -368,3 +368,5 @@ def test_models_without_a_latent_and_missing_capabilities():
         latent_grid(gan, torch.randn(2, 2), z1=torch.randn(2, 2))
     with pytest.raises(DataError, match="entries"):
         from_latent(gan, torch.randn(2, 5))
+    with pytest.raises(DataError, match="no examples"):
+        invert(gan, torch.randn(0, 2))

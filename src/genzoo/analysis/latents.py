@@ -89,6 +89,8 @@ def _batch(model, x: Tensor, condition: Tensor | None) -> tuple[Tensor, Tensor |
         x = x.unsqueeze(0)
         if condition is not None and torch.as_tensor(condition).dim() == 0:
             condition = torch.as_tensor(condition).reshape(1)
+    if x.shape[0] == 0:
+        raise DataError(f"{_name(model)}: no examples (an empty batch of shape {tuple(x.shape)})")
     return x, condition
 
 
