@@ -12,7 +12,7 @@ A model reaches its latent by one of three routes, read from its declared capabi
 
 On top of the route everything is arithmetic on z: interpolation paths (lerp / slerp,
 `genzoo.analysis.interpolate`), and attribute vectors v = mean z(with the attribute) - mean z(without), added to
-latents and decoded (White 2016, "Sampling generative networks", sec. 2.3 and 2.4).
+latents and decoded (White 2016, "Sampling generative networks").
 
     from genzoo.analysis import latent_grid, attribute_vector, attribute_grid, invert, save_image_grid
     save_image_grid(latent_grid(model, x[:6], x[6:12], steps=10), "interp.png", nrow=10)
@@ -165,7 +165,7 @@ def latent_grid(
     The endpoints are data (x0[i], x1[i], mapped by `to_latent`; a GAN inverts them) or latents (z0[i], z1[i],
     e.g. `random_latents`). Row i is from_latent of `steps` points on the path z0[i] -> z1[i] (both included;
     method "lerp": (1 - t) z0 + t z1, "slerp": the great circle, Shoemake 1985, which keeps N(0, I) latents at a
-    typical norm; White 2016 sec. 2.2). Returns (n * steps, *data_shape), ready for
+    typical norm; White 2016). Returns (n * steps, *data_shape), ready for
     `save_image_grid(images, path, nrow=steps)`."""
     if (x0 is None) == (z0 is None) or (x1 is None) == (z1 is None) or (x0 is None) != (x1 is None):
         raise ValueError("give the two endpoints either as data (x0, x1) or as latents (z0, z1)")
@@ -197,7 +197,7 @@ def attribute_vector(
     condition: Tensor | None = None,
     inversion: dict[str, Any] | None = None,
 ) -> Tensor:
-    """An attribute vector (White 2016, "Sampling generative networks", sec. 2.4): the mean latent of the examples
+    """An attribute vector (White 2016, "Sampling generative networks"): the mean latent of the examples
     whose label is `target` minus the mean latent of the baseline examples (label `baseline`, one of the labels in
     a sequence, or None: every other example),
 
