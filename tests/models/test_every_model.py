@@ -11,13 +11,15 @@ silently. Each test below runs for every entry and checks one item of the contra
 - save -> load gives identical tensors, identical `log_prob` and identical seeded samples; `extra_state` round-trips;
 - 4 steps -> checkpoint -> resume -> 4 more steps equals 8 straight steps bit-exactly on CPU;
 - `check_input` rejects a wrong shape and a NaN (text models: a float tensor and an id outside the vocabulary);
-- the declarations (`capabilities`, `sample_options`, `log_prob_options`, `data_kinds`, `conditional`) hold.
+- the declarations (`capabilities`, `sample_options`, `log_prob_options`, `data_kinds`, `conditional`) hold: every
+  declared capability works (`decode` is differentiable in z; `invert` maps x -> z -> x back within 1e-3).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 
 import pytest
 import torch
@@ -326,6 +328,19 @@ def test_declarations_hold(case):
         if "decode" in cls.capabilities:
             z = torch.randn(4, m.config.latent_dim)
             assert m.decode(z, b.y).shape == (4, *m.config.data_shape)
+    if "decode" in cls.capabilities:  # differentiable in z (generator inversion optimises z through it)
+        z = torch.randn(4, m.config.latent_dim, requires_grad=True)
+        (g,) = torch.autograd.grad(m.decode(z, b.y).sum(), z)
+        assert torch.isfinite(g).all()
+    if "invert" in cls.capabilities:  # a deterministic bijection: x -> z (N, D) -> x
+        with torch.no_grad():
+            z = m.to_latent(b.x, b.y)
+            assert z.shape == (4, math.prod(m.config.data_shape)) and torch.isfinite(z).all()
+            assert torch.equal(z, m.to_latent(b.x, b.y))
+            back = m.from_latent(z, b.y)
+        assert back.shape == b.x.shape
+        err = (back - b.x).abs().max().item()
+        assert err < 1e-3, f"{case}: from_latent(to_latent(x)) differs from x by {err:.3g}"
         if "reconstruct" in cls.capabilities:
             assert m.reconstruct(b.x, b.y).shape == b.x.shape
         if "discriminate" in cls.capabilities:
@@ -333,8 +348,10 @@ def test_declarations_hold(case):
     if "score" in cls.capabilities:
         s = m.score(b.x, torch.full((4,), 0.5), b.y)
         assert s.shape == b.x.shape and torch.isfinite(s).all()
+    methods = {"invert": ("to_latent", "from_latent")}
     for c in set(CAPABILITIES) - set(cls.capabilities) - {"latent", "score"}:
-        assert not callable(getattr(m, c, None)), f"{case} has {c}() but does not declare it"
+        for method in methods.get(c, (c,)):
+            assert not callable(getattr(m, method, None)), f"{case} has {method}() but does not declare {c}"
 
 
 def test_declarations_are_read_not_discovered():
@@ -344,7 +361,8 @@ def test_declarations_are_read_not_discovered():
     import genzoo
 
     root = pathlib.Path(genzoo.__file__).parent
-    for rel in ("cli/demo.py", "cli/evaluate.py", "eval/likelihood.py", "analysis/interpolate.py"):
+    for rel in ("cli/demo.py", "cli/evaluate.py", "eval/likelihood.py", "analysis/interpolate.py",
+                "analysis/latents.py"):
         text = (root / rel).read_text()
         assert "hasattr(model" not in text and "inspect.signature" not in text, rel
 

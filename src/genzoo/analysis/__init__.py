@@ -1,6 +1,7 @@
-"""Analysis of trained models: latent interpolation, manifold embeddings and intrinsic dimension, training
-diagnostics (posterior collapse, mode collapse, vanishing gradients, likelihood on shifted data) as functions and
-Trainer callbacks, and `analyze_run` behind `genzoo analyze`."""
+"""Analysis of trained models: latents of every latent model (interpolation, attribute arithmetic, generator
+inversion), manifold embeddings and intrinsic dimension, training diagnostics (posterior collapse, mode collapse,
+vanishing gradients, likelihood on shifted data) as functions and Trainer callbacks, and `analyze_run` behind
+`genzoo analyze`."""
 
 from genzoo.analysis.diagnostics import (
     GANMonitor,
@@ -20,6 +21,18 @@ from genzoo.analysis.diagnostics import (
     shifted_sets,
 )
 from genzoo.analysis.interpolate import image_grid, interpolate, interpolation_grid, save_image_grid
+from genzoo.analysis.latents import (
+    Inversion,
+    attribute_grid,
+    attribute_vector,
+    from_latent,
+    invert,
+    latent_grid,
+    latent_route,
+    latent_size,
+    random_latents,
+    to_latent,
+)
 from genzoo.analysis.manifold import (
     Embedding,
     embed,
@@ -35,6 +48,8 @@ from genzoo.analysis.manifold import (
 from genzoo.analysis.run_analysis import ANALYSES, analyze_run
 
 __all__ = ["image_grid", "interpolate", "interpolation_grid", "save_image_grid"]
+__all__ += ["Inversion", "attribute_grid", "attribute_vector", "from_latent", "invert", "latent_grid",
+            "latent_route", "latent_size", "random_latents", "to_latent"]
 __all__ += ["ANALYSES", "GANMonitor", "GradientMonitor", "ModeMonitor", "Monitor", "PosteriorCollapseMonitor",
             "analyze_run", "discriminator_outputs", "discriminator_summary", "generator_gradients", "gradient_norms",
             "likelihood_ood", "mode_coverage", "monitors_for", "posterior_stats", "read_history", "shifted_sets"]

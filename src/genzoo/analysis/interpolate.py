@@ -8,8 +8,6 @@ import os
 import torch
 from torch import Tensor
 
-from genzoo.errors import ConfigError
-
 METHODS = ("lerp", "slerp")
 
 
@@ -79,7 +77,6 @@ def interpolate(z0: Tensor, z1: Tensor, steps: int, method: str = "lerp") -> Ten
     raise unknown_name("interpolation method", method, METHODS)
 
 
-@torch.no_grad()
 def interpolation_grid(
     model,
     x0: Tensor,
@@ -88,31 +85,14 @@ def interpolation_grid(
     method: str = "slerp",
     condition: Tensor | None = None,
 ) -> Tensor:
-    """Decode interpolations between the encodings (posterior means) of x0[i] and x1[i].
+    """Decode interpolations between the latents of x0[i] and x1[i], for any model with a latent: the encoder
+    mean (the VAE family), the model's inverse map (flows, ddpm / ddim) or generator inversion (GANs); see
+    `genzoo.analysis.latents.latent_grid`, which also takes latents as endpoints. Returns images
+    (n * steps, *data_shape), row i = the path from x0[i] to x1[i], ready for
+    `save_image_grid(images, path, nrow=steps)`. A model without a latent raises ConfigError."""
+    from genzoo.analysis.latents import latent_grid
 
-    `model` must declare the "encode" and "decode" capabilities (`model.capabilities`; the VAE family).
-    Returns images (n * steps, *data_shape), row i = the path from x0[i] to x1[i], ready for
-    `save_image_grid(images, path, nrow=steps)`.
-    """
-    if x0.shape != x1.shape:
-        raise ValueError(f"x0 and x1 must have the same shape, got {tuple(x0.shape)} and {tuple(x1.shape)}")
-    if x0.dim() == len(model.config.data_shape):  # a single example
-        x0, x1 = x0.unsqueeze(0), x1.unsqueeze(0)
-        if condition is not None and condition.dim() == 0:
-            condition = condition.unsqueeze(0)
-    missing = {"encode", "decode"} - set(getattr(model, "capabilities", ()))
-    if missing:
-        raise ConfigError(f"{getattr(model, 'name', type(model).__name__)}: interpolation_grid needs the encode and "
-                          f"decode capabilities; the model lacks {', '.join(sorted(missing))}")
-    model.check_input(x0, condition)
-    model.check_input(x1, condition)
-    mu0, _ = model.encode(x0, condition)
-    mu1, _ = model.encode(x1, condition)
-    path = interpolate(mu0, mu1, steps, method)  # (steps, n, L)
-    n = x0.shape[0]
-    z = path.transpose(0, 1).reshape(n * steps, -1)
-    cond = None if condition is None else condition.repeat_interleave(steps, 0)
-    return model.decode(z, cond)
+    return latent_grid(model, x0, x1, steps=steps, method=method, condition=condition)
 
 
 def image_grid(images: Tensor, nrow: int, pad: int = 1) -> Tensor:

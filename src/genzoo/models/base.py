@@ -120,10 +120,13 @@ class ModelConfig:
 # conformance suite (tests/models/test_every_model.py) checks each declared one.
 CAPABILITIES = {
     "encode": "encode(x, condition=None) -> (mu, logvar) of q(z | x), each (N, latent_dim)",
-    "decode": "decode(z, condition=None) -> the mean of p(x | z) in data space (differentiable in z: inversion and "
+    "decode": "decode(z, condition=None) -> the mean of p(x | z) in data space, differentiable in z (inversion and "
               "the generator-gradient diagnostics backpropagate through it)",
     "reconstruct": "reconstruct(x, condition=None) -> decode(mean of q(z | x))",
     "latent": "a latent space z ~ N(0, I) of size `latent_dim` (interpolation, manifold analysis)",
+    "invert": "to_latent(x, condition=None) -> z (N, D), D = prod(data_shape), a deterministic bijection of the data "
+              "onto the model's N(0, I) latent (flows: the transform; ddpm / ddim: the eta = 0 DDIM path to x_T), and "
+              "from_latent(z, condition=None) -> x its inverse in data space",
     "discriminate": "discriminate(x, condition=None) -> the discriminator's raw output per example (differentiable)",
     "score": "score(x, t, y=None) -> grad_x log p_t(x) at continuous times t in (0, 1], shape of x",
     "generate": "generate(prompt, max_new_tokens, temperature=1.0, top_k=None, top_p=None) -> token ids (N, T0 + new)"

@@ -140,6 +140,9 @@ class CNFConfig(ContinuousConfig):
         ]
 
 
+LATENT_TOL = 1e-6  # the ODE tolerance of to_latent / from_latent
+
+
 class ContinuousFlow(GenerativeModel):
     """The contract of a continuous flow on points, around `build_dynamics()` (see the module docstring)."""
 
@@ -150,6 +153,7 @@ class ContinuousFlow(GenerativeModel):
     log_prob_options = ("generator",)
     loss_units = "nats/dim"
     train_defaults = {"lr": 1e-3}
+    capabilities = frozenset({"invert"})
 
     def __init__(self, config: ContinuousConfig):
         super().__init__(config)
@@ -180,6 +184,24 @@ class ContinuousFlow(GenerativeModel):
         """z(0) from z(T) = x."""
         (z,) = self.ode((x,), self.config.T, 0.0)
         return z
+
+    def _fine_ode(self) -> ODEBlock:
+        """The field solved by adaptive dopri5 at rtol = atol = LATENT_TOL, whatever `method` the model trains with:
+        a fixed-step solver's forward and backward maps are not inverse to each other (Euler is first order)."""
+        tol = min(self.config.rtol, self.config.atol, LATENT_TOL)
+        return ODEBlock(self.dynamics, "dopri5", rtol=tol, atol=tol)
+
+    def to_latent(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        """z(0) (N, D) of data x = z(T): the flow of the field onto its N(0, I) base (`_fine_ode`)."""
+        self.check_input(x, condition)
+        (z,) = self._fine_ode()((x,), self.config.T, 0.0)
+        return z
+
+    def from_latent(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
+        """x = z(T) from z(0) = z (`_fine_ode`), the inverse of `to_latent` within the solver's tolerance."""
+        self.sample_labels(z.shape[0], condition)  # unconditional: a condition is a DataError
+        (x,) = self._fine_ode()((z.to(self.device),), 0.0, self.config.T)
+        return x
 
     def density_terms(self, x: Tensor, regularise: bool = False,
                       generator: torch.Generator | None = None) -> dict[str, Tensor]:

@@ -7,6 +7,7 @@ from genzoo.models.diffusion.ddpm import DDIM, DDPM, DDIMConfig, DDPMConfig
 from genzoo.models.diffusion.samplers import (
     Prediction,
     annealed_langevin,
+    ddim_invert,
     ddim_sample,
     ddpm_sample,
     pf_ode_sample,
@@ -34,6 +35,7 @@ __all__ = [
     "VESDE",
     "VPSDE",
     "annealed_langevin",
+    "ddim_invert",
     "ddim_sample",
     "ddpm_sample",
     "geometric_sigmas",

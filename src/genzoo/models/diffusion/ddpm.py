@@ -82,7 +82,7 @@ class DDPM(DiffusionBase):
 
     likelihood = "bound"
     Config = DDPMConfig
-    capabilities = frozenset({"score"})
+    capabilities = frozenset({"score", "invert"})
 
     @classmethod
     def likelihood_for(cls, config: DDPMConfig) -> str:
@@ -122,7 +122,8 @@ class DDPM(DiffusionBase):
         """Prediction(x0_hat, eps_hat, logvar or None) at indices k (guided when configured)."""
         k = k.to(x.device)
         n_pred = x.shape[1]
-        out = self.guided_net(x, (k + 1).to(x.dtype), y, n_pred)
+        dtype = next(self.net.parameters()).dtype  # x may be float64 around a float32 network (to_latent)
+        out = self.guided_net(x.to(dtype), (k + 1).to(dtype), y, n_pred).to(x.dtype)
         pred, v = self._split(out)
         x0, eps = self.schedule.to_x0_eps(pred, x, k, self.config.pred)
         clip = self.clip if clip is None else clip
@@ -198,6 +199,57 @@ class DDPM(DiffusionBase):
             # a final denoising step to x0_hat at k = 0 (Song et al. 2021)
             x = self.denoise(x, torch.zeros(n, dtype=torch.long), y).x0
         return self.postprocess(x)
+
+    # ---- the deterministic latent (DDIM) -----------------------------------------------------------------------
+    @property
+    def latent_steps(self) -> int:
+        """DDIM steps of `to_latent` / `from_latent`: sample_steps when the sampler is "ddim" and sets them, else 50."""
+        cfg = self.config
+        return cfg.sample_steps if cfg.sampler == "ddim" and cfg.sample_steps > 0 else 50
+
+    @property
+    def _latent_dtype(self) -> torch.dtype:
+        """float64 for the DDIM latent's arithmetic (float32 on "mps", which has none): the last sampling step
+        divides x_T - sqrt(1 - abar) eps by sqrt(abar_{T-1}) (6e-3 for T = 1000 linear, 5e-5 cosine, 4e-9 for a
+        10-step linear schedule), so float32 latents would lose the data to rounding."""
+        return torch.float32 if self.device.type == "mps" else torch.float64
+
+    def to_latent(self, x: Tensor, condition: Tensor | None = None, steps: int | None = None,
+                  refine: int = 5) -> Tensor:
+        """The DDIM latent x_T (N, D) of data x: the eta = 0 DDIM update run backwards over `steps` (default
+        `latent_steps`) timesteps (`samplers.ddim_invert`, with `refine` fixed-point iterations a step; x0_hat is
+        not clipped), in float64 around the network (`_latent_dtype`). Labels of a conditional model by
+        `sample_labels` (without a condition: cycling 0..K-1), guided as in sampling. Deterministic in eval mode;
+        `from_latent` maps x_T back to x."""
+        self.check_input(x, condition)
+        y_all = self.sample_labels(x.shape[0], condition)
+        steps = steps or self.latent_steps
+
+        def one(i: int, m: int) -> Tensor:
+            y = None if y_all is None else y_all[i : i + m]
+            x0 = self.preprocess(x[i : i + m].to(self.device)).to(self._latent_dtype)
+            return S.ddim_invert(self.schedule, lambda xk, k: self.denoise(xk, k, y, clip=False), x0, steps, refine)
+
+        return self._batched(x.shape[0], one).flatten(1)
+
+    @torch.no_grad()
+    def from_latent(self, z: Tensor, condition: Tensor | None = None, steps: int | None = None) -> Tensor:
+        """Data from DDIM latents z (N, D): `ddim_sample` with eta = 0 over `steps` (default `latent_steps`) from
+        x_T = z (in float64, `_latent_dtype`), the sample that `sampler="ddim", eta=0, clip_denoised=False` draws
+        from that noise (x0_hat is not clipped, so this inverts `to_latent`; images are clamped to [0, 1] at the
+        end); returned in the network's dtype."""
+        y_all = self.sample_labels(z.shape[0], condition)
+        steps = steps or self.latent_steps
+        dtype = next(self.net.parameters()).dtype
+        z = z.reshape(z.shape[0], *self.config.data_shape).to(self.device, self._latent_dtype)
+
+        def one(i: int, m: int) -> Tensor:
+            y = None if y_all is None else y_all[i : i + m]
+            x = S.ddim_sample(self.schedule, lambda xk, k: self.denoise(xk, k, y, clip=False), z[i : i + m], steps,
+                              0.0)
+            return self.postprocess(x).to(dtype)
+
+        return self._batched(z.shape[0], one)
 
     # ---- likelihood --------------------------------------------------------------------------------------------
     def log_prob(self, x: Tensor, condition: Tensor | None = None) -> Tensor:

@@ -5,6 +5,8 @@ Discrete-time (a `NoiseSchedule`, `denoise(x, k) -> Prediction(x0, eps, logvar o
     ddpm_sample   ancestral: x_{k-1} ~ N( posterior mean(x0_hat, x_k), sigma_k^2 )      (Ho et al. 2020, alg. 2)
     ddim_sample   x_{k'} = sqrt(abar_k') x0_hat + sqrt(1 - abar_k' - s^2) eps_hat + s z,
                   s = eta sqrt((1 - abar_k') / (1 - abar_k)) sqrt(1 - abar_k / abar_k')   (Song, Meng, Ermon 2021)
+    ddim_invert   the eta = 0 update solved for x_k given x_k': data x_0 -> the latent x_T that ddim_sample maps
+                  back to x_0 (DDIM inversion, Song et al. 2021, sec. 4.3), by fixed-point iteration
 Continuous-time (an `SDE`, `score(x, t) -> grad log p_t(x)`, t: (N,) float):
     pf_ode_sample            dx/dt = f - 1/2 g^2 score, t: 1 -> t_min, adaptive dopri5 (torchdiffeq)
     reverse_sde_sample       Euler-Maruyama on dx = [f - g^2 score] dt + g dW_bar
@@ -102,6 +104,44 @@ def ddim_sample(
         x = ab_prev.sqrt().to(x.dtype) * p.x0 + dir_coef.to(x.dtype) * p.eps
         if sigma > 0:
             x = x + sigma.to(x.dtype) * _randn(x.shape, generator, like=x)
+    return x
+
+
+@torch.no_grad()
+def ddim_invert(
+    schedule: NoiseSchedule,
+    denoise: Callable[[Tensor, Tensor], Prediction],
+    x0: Tensor,
+    steps: int = 50,
+    refine: int = 5,
+) -> Tensor:
+    """DDIM inversion (Song, Meng & Ermon 2021, sec. 4.3 and 5.4): the latent x_T from which `ddim_sample(...,
+    steps, eta=0)` returns x0, on the same timesteps run upwards from the data (abar := 1) to k = T - 1.
+
+    One eta = 0 step from x_k (abar_k) down to x' (abar') is x' = sqrt(abar') x0_hat + sqrt(1 - abar') eps_hat
+    with x0_hat = (x_k - sqrt(1 - abar_k) eps_hat) / sqrt(abar_k), eps_hat = eps(x_k, k). Solved for x_k:
+
+        x_k = sqrt(abar_k / abar') (x' - sqrt(1 - abar') eps(x_k, k)) + sqrt(1 - abar_k) eps(x_k, k).
+
+    eps(x_k, k) depends on the unknown x_k: the usual inversion takes eps(x', k) (exact only as the step -> 0);
+    `refine` fixed-point iterations x_k <- the right-hand side at eps(x_k, k) then solve the step's equation
+    (Pan et al. 2023, "Effective real image editing with accelerated iterative diffusion inversion"), so the
+    round trip x0 -> x_T -> x0 is exact up to the iteration's convergence (tests: an analytic Gaussian denoiser,
+    50 steps, error < 1e-4 with refine = 5 where refine = 0 leaves > 1e-2). `denoise` must not clip x0_hat
+    (clipping is not invertible)."""
+    x = x0
+    n = x.shape[0]
+    ab_cur = torch.ones((), dtype=torch.float64)
+    for k in reversed(ddim_timesteps(schedule.T, steps)):
+        kk = torch.full((n,), k, dtype=torch.long)
+        ab = schedule.alphas_cumprod[k]
+        a = (ab / ab_cur).sqrt()
+        c = ((1 - ab).sqrt() - a * (1 - ab_cur).sqrt()).to(x.dtype)
+        a = a.to(x.dtype)
+        x_next = a * x + c * denoise(x, kk).eps
+        for _ in range(refine):
+            x_next = a * x + c * denoise(x_next, kk).eps
+        x, ab_cur = x_next, ab
     return x
 
 

@@ -116,6 +116,7 @@ class FlowModel(GenerativeModel):
     log_prob_options = ("generator",)
     train_defaults = {"lr": 1e-3}
     loss_units = "nats/dim"
+    capabilities = frozenset({"invert"})
 
     def __init__(self, config: FlowConfig):
         super().__init__(config)
@@ -160,6 +161,23 @@ class FlowModel(GenerativeModel):
         if generator is None:
             generator = torch.Generator(device=x.device).manual_seed(self.config.eval_seed)
         return dequantize(x, generator)
+
+    def to_latent(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        """z = t(x) (N, D), the flow's bijection onto its N(0, I) base. Images enter at the centres of their 8-bit
+        bins, (255 x + 1/2) / 256 (`dequantize` with offset 1/2: no noise, so the map is deterministic)."""
+        self.check_input(x, condition)
+        if self.dequantizes:
+            x = dequantize(x, offset=0.5)
+        return self.flow.transform(x, self.context(condition))[0].flatten(1)
+
+    def from_latent(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
+        """x = t^{-1}(z) in data space (labels by `sample_labels`). Images: the bin-centre map of `to_latent`
+        undone, x = (256 y - 1/2) / 255, clamped to [0, 1], so from_latent(to_latent(x)) = x."""
+        y = self.sample_labels(z.shape[0], condition)
+        x, _ = self.flow.transform.inverse(z.reshape(z.shape[0], *self.flow.base.shape), self.context(y))
+        if self.dequantizes:
+            x = (256.0 * x - 0.5) / 255.0
+        return x.clamp(0.0, 1.0) if self.config.is_image else x
 
     def context(self, condition: Tensor | None) -> Tensor | None:
         if self.embed is None or condition is None:

@@ -243,7 +243,8 @@ class GAN(GenerativeModel):
         return self.to_data_space(self.fake(n, self.sample_labels(n, condition)))
 
     def decode(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
-        """G(z) in data space for given latents z (N, latent_dim): the generator as a decoder (interpolation)."""
+        """G(z) in data space for given latents z (N, latent_dim): the generator as a decoder (interpolation), with
+        its graph, so that z can be optimised (generator inversion, `genzoo.analysis.invert`)."""
         y = self.sample_labels(z.shape[0], condition)
         return self.to_data_space(self.generator(z.to(self.device), y))
 

@@ -274,7 +274,8 @@ class PGGAN(GenerativeModel):
         return self.decode(torch.randn(n, self.config.latent_dim, device=self.device))
 
     def decode(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
-        """G(z) at the current stage and fade-in, upsampled (nearest) to the data's side, in data space."""
+        """G(z) at the current stage and fade-in, upsampled (nearest) to the data's side, in data space
+        (differentiable in z)."""
         self.sample_labels(z.shape[0], condition)
         x = self.generator(z.to(self.device), self.stage, self.alpha)
         side = self.config.data_shape[1]
