@@ -69,6 +69,9 @@ BENCHMARKS = [
           "char-GPT on tiny Shakespeare, nanoGPT's CPU recipe: validation loss and a passage"),
     Bench("mode-collapse", "quality", ("-m", "genzoo", "lab", "mode-collapse", "--out", "docs/results/gans"),
           "the mode-collapse lab: GAN, NS-GAN, WGAN-GP, PacGAN on ring8, grid25, stacked MNIST, 5 seeds"),
+    Bench("disentanglement-shapes", "quality", ("benchmarks/disentanglement_shapes.py", "--minutes", "1.6", "--seeds",
+                                                "0", "1", "2"),
+          "beta-VAE (beta 4) against VAE on shapes, 1.6 CPU-min x 3 seeds each: MIG, linear probe, traversals"),
 ]
 
 

@@ -284,6 +284,7 @@ DATA: list[str] = ['2spirals',
  'pinwheel',
  'ring8',
  'shakespeare',
+ 'shapes',
  'stacked-mnist',
  'swissroll']
 # ---- end of generated part ----

@@ -12,7 +12,7 @@ from genzoo.errors import ConfigError, DataError, UnknownNameError
 
 def test_names_and_info():
     assert names() == ["ring8", "grid25", "8gaussians", "moons", "circles", "swissroll", "checkerboard",
-                       "pinwheel", "2spirals", "mnist", "stacked-mnist", "digits", "shakespeare", "ising"]
+                       "pinwheel", "2spirals", "mnist", "stacked-mnist", "digits", "shakespeare", "ising", "shapes"]
     for n in names():
         info = get_info(n)
         assert info.name == n and info.kind in ("image", "points", "text") and info.description and info.size > 0

@@ -20,6 +20,7 @@ from torch import Tensor
 from genzoo.data import ising as _ising
 from genzoo.data import lazy as _lazy
 from genzoo.data import mnist as _mnist
+from genzoo.data import shapes as _shapes
 from genzoo.data import tabular as _tabular
 from genzoo.data import text as _text
 from genzoo.data import toy as _toy
@@ -34,6 +35,9 @@ STACKED_SIZES = {"train": 8_000, "test": 2_000}
 DIGITS_SPLIT_SEED = 0
 ISING_SIZES = {"train": 5_000, "test": 1_000}  # configurations per temperature
 ISING_DEFAULTS = {"L": 16, "T": 2.269, "seed": 0}
+SHAPES_DEFAULTS = {"size": 32, "antialias": 4, "seed": 0}
+SHAPES_TEST = 1843  # 20% of the 9,216 factor combinations, a seeded permutation
+SHAPES_SIZES = {"train": 9216 - SHAPES_TEST, "test": SHAPES_TEST}
 USER_HOLDOUT = 0.1  # fraction of user data held out as "test" unless the folder has train/ and test/
 USER_OPTIONS = ("holdout", "seed", "label", "lazy")
 TEXT_OPTIONS = ("train_frac", "tokenizer")  # a user's .txt file
@@ -111,6 +115,9 @@ _INFO["shakespeare"] = DataInfo("shakespeare", "text", (), {"train": 1_003_854, 
 _INFO["ising"] = DataInfo("ising", "image", (1, 16, 16), dict(ISING_SIZES),
                           "2-D Ising configurations by Swendsen-Wang (L 16, T 2.269 = T_c; T a list: labels), "
                           "spins as {0, 1} images, cached on disk")
+_INFO["shapes"] = DataInfo("shapes", "image", (1, 32, 32), dict(SHAPES_SIZES),
+                           "dSprites-like shapes rendered in the package: shape, scale, rotation, x, y on a grid "
+                           "(meta: factors); labels = shape (square, ellipse, heart); size 32 or 64", 3)
 
 
 def names() -> list[str]:
@@ -168,6 +175,8 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
       digits         (none) - a seeded 80/20 split of the 1,797 images
       ising          L (16), T (2.269; a list of temperatures: the index is the label), n (5,000 / 1,000 per
                      temperature), seed (0; the test split draws from another stream), cache (True)
+      shapes         size (32; the image side, 16..128), antialias (4: samples per pixel side; 1 binary images),
+                     seed (0, of the train / test permutation of the 9,216 factor combinations)
       shakespeare    path (another UTF-8 text file), train_frac (0.9), tokenizer ("char" or "byte")
       a .txt file    train_frac (0.9), tokenizer ("char" or "byte"): the first 90% of the text is train
       a path         folder of images, .npy/.npz, .csv/.tsv table; holdout (fraction held out as "test",
@@ -207,6 +216,9 @@ def get(name: str | os.PathLike, split: str = "train", **kw: Any) -> ArrayDatase
     if name == "ising":
         _check_options(name, kw, ("L", "T", "n", "seed", "cache"))
         return _ising_data(split, **kw)
+    if name == "shapes":
+        _check_options(name, kw, tuple(SHAPES_DEFAULTS))
+        return _shapes_data(split, **kw)
     if name == "shakespeare":
         _check_options(name, kw, ("path", "train_frac", "tokenizer"))
         return _text_data(name, _text.load_text(kw.pop("path", None), train_frac=kw.pop("train_frac", 0.9),
@@ -247,6 +259,31 @@ def _ising_data(split: str, L: Any = None, T: Any = None, n: Any = None, seed: A
         meta.update(num_classes=len(temps), temperatures=temps)
         return ArrayDataset(x, y, "ising", "image", meta)
     return ArrayDataset(x, None, "ising", "image", meta)
+
+
+def _shapes_data(split: str, size: Any = None, antialias: Any = None, seed: Any = None) -> ArrayDataset:
+    """The shapes grid (`genzoo.data.shapes`) split by a seeded permutation; meta carries every image's factors:
+    `factors` (the names), `factor_index` (N, 5) int64 grid indices, `factor_values` (N, 5) float64 values,
+    `factor_grid` (the values of each factor), `factor_kinds`, `shapes` (the label names)."""
+    size = SHAPES_DEFAULTS["size"] if size is None else size
+    antialias = SHAPES_DEFAULTS["antialias"] if antialias is None else antialias
+    seed = SHAPES_DEFAULTS["seed"] if seed is None else seed
+    for key, v, low, high in (("size", size, 16, 128), ("antialias", antialias, 1, 8), ("seed", seed, 0, None)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low or (high is not None and v > high):
+            limits = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise DataError(f"data shapes: {key} must be an integer {limits}, got {v!r}")
+    x, index = _shapes.shapes_images(int(size), int(antialias))
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(int(seed)))
+    idx = perm[SHAPES_TEST:] if split == "train" else perm[:SHAPES_TEST]
+    idx = idx.sort().values  # grid order within a split
+    index = index[idx].contiguous()
+    meta: dict[str, Any] = {
+        "num_classes": len(_shapes.SHAPE_NAMES), "n_bins": int(antialias) ** 2 + 1, "split": split, "seed": int(seed),
+        "size": int(size), "antialias": int(antialias), "shapes": list(_shapes.SHAPE_NAMES),
+        "factors": list(_shapes.FACTOR_NAMES), "factor_kinds": list(_shapes.FACTOR_KINDS),
+        "factor_grid": {k: list(v) for k, v in _shapes.FACTOR_VALUES.items()},
+        "factor_index": index, "factor_values": _shapes.factor_values(index)}
+    return ArrayDataset(x[idx].contiguous(), index[:, 0].clone(), "shapes", "image", meta)
 
 
 def _path_data(path: Path, split: str, kw: dict) -> ArrayDataset:
