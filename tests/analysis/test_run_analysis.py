@@ -50,3 +50,30 @@ def test_analyses_that_do_not_apply_say_why(vae_run):
     torch.manual_seed(0)
     res = analyze_run(vae_run, only=["gradients"])
     assert set(res["analyses"]["gradients"]["final"]) == {"model"}
+
+
+def test_latents_and_traversal_of_an_encoder(vae_run):
+    res = analyze_run(vae_run, only=["latents", "traversal"])
+    lat, trav = res["analyses"]["latents"], res["analyses"]["traversal"]
+    assert lat["route"] == "encoder" and lat["attribute_norm"] > 0
+    kl = torch.tensor(trav["kl_per_dim"])
+    assert trav["dims"] == torch.argsort(kl, descending=True).tolist()  # rows by KL, largest first
+    for f in ("latents_random.png", "latents_interpolation.png", "latents_attribute.png", "traversal.png"):
+        assert (vae_run / "analysis" / f).stat().st_size > 500
+
+
+def test_disentanglement_on_shapes_equals_direct_mig(tmp_path):
+    from genzoo.analysis import mig
+
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--data", "shapes", "--out", str(run), "--steps", "5", "--no-progress",
+                 "--set", "model.latent_dim=3", "--set", "model.hidden=[16]"]) == 0
+    res = analyze_run(run, only=["disentanglement"])["analyses"]["disentanglement"]
+    model = load_run_model(run)
+    model.eval()
+    test = get_data("shapes", "test")
+    with torch.no_grad():
+        codes = torch.cat([model.encode(test.x[i:i + 500])[0] for i in range(0, len(test), 500)]).double()
+    direct = mig(codes.numpy(), test.meta["factor_index"])
+    assert res["mig"] == pytest.approx(direct.mig, abs=1e-12)
+    assert res["factors"] == list(test.meta["factors"]) and len(res["probe_per_factor"]) == 5

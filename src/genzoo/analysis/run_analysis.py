@@ -235,6 +235,124 @@ def _manifold(ctx: Context) -> dict[str, Any]:
             "numbers": {"n": n, "intrinsic_dimension": dims}}
 
 
+def _latents_applies(ctx: Context) -> str | None:
+    from genzoo.analysis.latents import latent_route
+
+    if ctx.kind != "image":
+        return "latent grids are drawn for images"
+    try:
+        latent_route(ctx.model)
+    except ConfigError as e:
+        return str(e).split(": ", 1)[-1]
+    return None
+
+
+def _latents(ctx: Context) -> dict[str, Any]:
+    """Interpolation grids between held-out examples (and between random latents), an attribute-arithmetic grid
+    (class 1 minus the rest) for labelled data, and, for a generator without an encoder, the inversion error."""
+    from genzoo.analysis.diagnostics import preserved
+    from genzoo.analysis.interpolate import save_image_grid
+    from genzoo.analysis.latents import attribute_grid, attribute_vector, latent_grid, latent_route, random_latents
+
+    route = latent_route(ctx.model)
+    d = ctx.held_out
+    x0, x1 = d.x[0:6], d.x[6:12]
+    c0 = d.y[0:6] if ctx.model.conditional and d.y is not None else None  # a conditional model: x0's labels
+    inv = {"steps": 150, "restarts": 2} if route == "generator" else None
+    images, table, numbers = [], {"route to the latent": route}, {"route": route}
+    with preserved(ctx.model, ctx.seed):
+        if route != "generator" or "latent" in _caps(ctx):
+            g = torch.Generator().manual_seed(ctx.seed)
+            z0, z1 = random_latents(ctx.model, 6, g), random_latents(ctx.model, 6, g)
+            grid = latent_grid(ctx.model, z0=z0, z1=z1, steps=10, condition=c0)
+            save_image_grid(grid.float().clamp(0, 1).cpu(), ctx.out / "latents_random.png", nrow=10)
+            images.append(("slerp between random latents", ctx.out / "latents_random.png"))
+        grid = latent_grid(ctx.model, x0, x1, steps=10, condition=c0, inversion=inv)
+        save_image_grid(grid.float().clamp(0, 1).cpu(), ctx.out / "latents_interpolation.png", nrow=10)
+        images.append(("slerp between held-out examples (first and last columns: their reconstructions)",
+                       ctx.out / "latents_interpolation.png"))
+        if d.y is not None and not ctx.model.conditional and route != "generator":
+            n = min(1000, len(d))
+            v = attribute_vector(ctx.model, d.x[:n], d.y[:n], target=1)
+            grid = attribute_grid(ctx.model, v, d.x[12:18], scales=(-2.0, -1.0, 0.0, 1.0, 2.0))
+            save_image_grid(grid.float().clamp(0, 1).cpu(), ctx.out / "latents_attribute.png", nrow=5)
+            images.append(("z + s v, v = mean latent of label 1 minus the rest, s = -2..2",
+                           ctx.out / "latents_attribute.png"))
+            numbers["attribute_norm"] = float(torch.as_tensor(v).norm())
+        if route == "generator":
+            from genzoo.analysis.latents import invert
+
+            c16 = d.y[:16] if c0 is not None else None
+            r = invert(ctx.model, d.x[:16], steps=200, restarts=2, condition=c16)
+            table["inversion MSE per pixel (16 held-out, 200 Adam steps, best of 2)"] = float(r.error.mean())
+            numbers["inversion_mse"] = r.error.tolist()
+    return {"title": "Latent space", "table": table, "images": images,
+            "text": f"The model's latent is reached by its {route} (`genzoo.analysis.latents`); paths are spherical "
+                    "(slerp), which keeps N(0, I) latents at a typical norm (White 2016).", "numbers": numbers}
+
+
+def _traversal(ctx: Context) -> dict[str, Any]:
+    from genzoo.analysis.diagnostics import preserved
+    from genzoo.analysis.traversal import latent_traversal
+
+    d = ctx.held_out
+    encodes = "encode" in _caps(ctx) and not ctx.model.conditional
+    with preserved(ctx.model, ctx.seed):
+        t = latent_traversal(ctx.model, x=d.x[0] if encodes else None, dims=None, order="kl" if encodes else "index",
+                             kl_data=d.x[:1000] if encodes else None, path=ctx.out / "traversal.png")
+    rows = len(t.dims)
+    numbers = {"dims": t.dims, "values": t.values.tolist()}
+    table = {"rows": f"{rows} latent dimensions, values {float(t.values[0]):.1f} .. {float(t.values[-1]):.1f}"}
+    if t.kl is not None:
+        numbers["kl_per_dim"] = t.kl.tolist()
+        table["rows ordered by"] = "KL per dimension, largest first"
+    return {"title": "Latent traversals", "table": table, "images": [("one row per latent dimension", ctx.out /
+                                                                         "traversal.png")],
+            "text": "Each row varies one latent dimension with the others held (at the first held-out example's "
+                    "posterior mean for encoders, else at 0): a disentangled dimension changes one factor.",
+            "numbers": numbers}
+
+
+def _traversal_applies(ctx: Context) -> str | None:
+    reason = _needs("decode", "latent", kinds=("image",))(ctx)
+    if reason is None and ctx.model.conditional:
+        return "traversals are drawn for unconditional models"
+    return reason
+
+
+def _disentanglement_applies(ctx: Context) -> str | None:
+    if ctx.data_name != "shapes":
+        return "needs data with known factors (the shapes set)"
+    return _needs("encode", kinds=("image",))(ctx)
+
+
+def _disentanglement(ctx: Context) -> dict[str, Any]:
+    from genzoo.analysis.diagnostics import preserved
+    from genzoo.analysis.disentanglement import linear_probe, mig
+
+    def codes(ds, n):
+        with preserved(ctx.model, ctx.seed), torch.no_grad():
+            return torch.cat([ctx.model.encode(ds.x[i:i + 500].to(ctx.model.device))[0].cpu()
+                              for i in range(0, n, 500)]).double().numpy()
+
+    tr, te = ctx.train, ctx.held_out
+    n_tr, n_te = min(5000, len(tr)), min(2000, len(te))
+    z_tr, z_te = codes(tr, n_tr), codes(te, n_te)
+    f_tr, f_te = tr.meta["factor_values"][:n_tr], te.meta["factor_values"][:n_te]
+    m = mig(z_te, te.meta["factor_index"][:n_te])
+    p = linear_probe(z_tr, f_tr, z_te, f_te, kinds=tr.meta.get("factor_kinds"))
+    names = list(tr.meta["factors"])
+    table = {"MIG": m.mig, "linear probe (mean)": p.mean}
+    table.update({f"MIG gap / probe: {k}": f"{g:.3f} / {s:.3f}" for k, g, s in zip(names, m.per_factor, p.scores,
+                                                                                   strict=True)})
+    return {"title": "Disentanglement", "table": table, "images": [],
+            "text": f"MIG (Chen et al. 2018) of the posterior means of {n_te} held-out images against the five known "
+                    f"factors, and a linear probe trained on {n_tr} training codes, scored on the held-out ones "
+                    "(accuracy for the shape, R^2 otherwise).",
+            "numbers": {"mig": m.mig, "mig_per_factor": m.per_factor.tolist(), "probe": p.mean,
+                        "probe_per_factor": p.scores.tolist(), "factors": names}}
+
+
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("posterior", "posterior collapse: active units and per-dimension KL (encoders)",
              _needs("encode"), _posterior),
@@ -247,6 +365,11 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("ood", "likelihood histograms of held-out against shifted images, AUROC", _ood_applies, _ood),
     Analysis("manifold", "embeddings of data and latent codes; intrinsic dimension of data, samples and codes",
              _manifold_applies, _manifold),
+    Analysis("latents", "interpolation grids, attribute arithmetic and generator inversion (every latent model)",
+             _latents_applies, _latents),
+    Analysis("traversal", "one row per latent dimension, ordered by KL for encoders", _traversal_applies, _traversal),
+    Analysis("disentanglement", "MIG and a linear probe against the known factors (shapes)",
+             _disentanglement_applies, _disentanglement),
 )}
 
 
