@@ -205,22 +205,8 @@ def open_npy(path: str | os.PathLike) -> NpyArray:
 def open_images(folder: str | os.PathLike) -> tuple[ImageFiles, Tensor | None, list[str]]:
     """(lazy images, labels or None, class names) of a folder, with the sub-folder rule of
     `genzoo.data.user.load_images`; only the file list and headers are read."""
-    from genzoo.data.user import _image_files
+    from genzoo.data.user import image_folder_files
 
     folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"{folder}: not a folder; expected a folder of PNG/JPEG images")
-    files = _image_files(folder)
-    classes: list[str] = []
-    labels: list[int] = []
-    if not files:
-        for i, sub in enumerate(sorted(p for p in folder.iterdir() if p.is_dir() and _image_files(p))):
-            classes.append(sub.name)
-            sub_files = _image_files(sub)
-            files += sub_files
-            labels += [i] * len(sub_files)
-    if not files:
-        raise DataError(f"{folder}: no images found; expected *.png / *.jpg / *.jpeg files in the folder "
-                        f"or in class sub-folders")
-    y = torch.tensor(labels, dtype=torch.int64) if classes else None
+    files, y, classes = image_folder_files(folder)
     return ImageFiles(files, str(folder)), y, classes

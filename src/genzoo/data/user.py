@@ -59,6 +59,25 @@ def load_images(folder: str | os.PathLike) -> tuple[Tensor, Tensor | None, list[
     folder = Path(folder).expanduser()
     if not folder.exists():
         raise DataError(f"{folder}: image folder does not exist; expected a folder of PNG/JPEG images")
+    files, labels, classes = image_folder_files(folder)
+    arrays = [_read_image(p) for p in files]
+    hw = arrays[0].shape[:2]
+    for p, a in zip(files, arrays):
+        if a.shape[:2] != hw:
+            raise DataError(f"{p}: image is {a.shape[1]}x{a.shape[0]}, expected {hw[1]}x{hw[0]} like {files[0].name}"
+                            f" (every image in the folder must have the same size)")
+    color = any(a.ndim == 3 for a in arrays)
+    if color:
+        arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
+        x = np.stack(arrays).transpose(0, 3, 1, 2)
+    else:
+        x = np.stack(arrays)[:, None]
+    return torch.from_numpy(np.ascontiguousarray(x)), labels, classes
+
+
+def image_folder_files(folder: Path) -> tuple[list[Path], Tensor | None, list[str]]:
+    """(image files, labels (N,) int64 or None, class names) of a folder: images directly in it are unlabelled;
+    otherwise each sub-folder holding images is a class, in sorted order. Reads no image."""
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder; expected a folder of PNG/JPEG images")
     files = _image_files(folder)
@@ -73,20 +92,7 @@ def load_images(folder: str | os.PathLike) -> tuple[Tensor, Tensor | None, list[
     if not files:
         raise DataError(f"{folder}: no images found; expected *.png / *.jpg / *.jpeg files in the folder "
                         f"or in class sub-folders")
-    arrays = [_read_image(p) for p in files]
-    hw = arrays[0].shape[:2]
-    for p, a in zip(files, arrays):
-        if a.shape[:2] != hw:
-            raise DataError(f"{p}: image is {a.shape[1]}x{a.shape[0]}, expected {hw[1]}x{hw[0]} like {files[0].name}"
-                            f" (every image in the folder must have the same size)")
-    color = any(a.ndim == 3 for a in arrays)
-    if color:
-        arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
-        x = np.stack(arrays).transpose(0, 3, 1, 2)
-    else:
-        x = np.stack(arrays)[:, None]
-    y = torch.tensor(labels, dtype=torch.int64) if classes else None
-    return torch.from_numpy(np.ascontiguousarray(x)), y, classes
+    return files, (torch.tensor(labels, dtype=torch.int64) if classes else None), classes
 
 
 def _as_array_data(x: np.ndarray, where: str) -> tuple[Tensor, str]:
