@@ -39,7 +39,7 @@ def public_names(module: str) -> list[str]:
     whose names do not start with an underscore (in source order)."""
     tree = _tree(module)
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
         if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
             return list(ast.literal_eval(node.value))
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

@@ -4,10 +4,11 @@
 `mlp` of the module `genzoo/nn/mlp.py`) documents the function, as Python sees it after the import, not the
 submodule.
 
-`PlainTextDocstrings`: docstrings are shown as written. genzoo's docstrings are plain text, hard-wrapped, with formulas on lines of their own (no Google / NumPy sections).
-Markdown would join those lines into one paragraph, so this extension ends every prose line that another prose
-line follows with a Markdown hard line break (two spaces). Fenced code, indented blocks (code examples and aligned
-tables, shown in monospace) and Markdown tables are left as they are. Outside `code spans`, the characters Markdown
+`PlainTextDocstrings`: docstrings are shown as written. genzoo's docstrings are plain text, hard-wrapped, with
+formulas on lines of their own (no Google / NumPy sections). Markdown would join those lines into one paragraph, so
+this extension ends every prose line that another prose line follows with a Markdown hard line break (two spaces).
+Fenced code, indented blocks (code examples and aligned tables, shown in monospace) and Markdown tables are left as
+they are. Outside `code spans`, the characters Markdown
 would read as emphasis or HTML (`*`, `_`, `<`) are escaped, so `x_i * y_j` and `<name>` print as written.
 """
 
