@@ -1,10 +1,10 @@
 """DDPM on 8 Gaussians: create -> train -> sample -> evaluate -> save / load.
 
 A denoising diffusion model (1,000 noise levels, 50 in the smoke run; eps-prediction by an MLP, EMA weights)
-learns to reverse the noising process; its held-out NLL is the variational bound (the VLB), and its samples come from the 1,000-step
-ancestral sampler.
+learns to reverse the noising process; its held-out NLL is the variational bound (the VLB), and its samples come
+from the 1,000-step ancestral sampler.
 
-    python examples/diffusion.py --out runs/examples   # about a minute on 2 cores; writes runs/examples/diffusion.png
+    python examples/diffusion.py --out runs/examples   # about a minute on 2 cores
     python examples/diffusion.py --smoke               # a few seconds
 """
 
