@@ -83,7 +83,11 @@ def index() -> str:
 def run(name: str, out: Path) -> None:
     """Run examples/<name>.py at its default budget; keep its picture and output (with command, machine, date)."""
     sys.path.insert(0, str(ROOT / "src"))
+    import torch
+
     from genzoo.provenance import machine
+
+    torch.set_num_threads(1)  # as in the example's process (OMP_NUM_THREADS=1), so machine() says so
 
     cmd = [sys.executable, str(EXAMPLES / f"{name}.py"), "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
