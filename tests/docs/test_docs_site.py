@@ -31,7 +31,7 @@ from griffe_extensions import keep_line_breaks  # noqa: E402
 
 def mkdocs_build(config: Path, site: Path) -> subprocess.CompletedProcess:
     env = {**__import__("os").environ, "PYTHONPATH": str(ROOT / "src"), "NO_MKDOCS_2_WARNING": "1"}
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(config),
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config),
                            "-d", str(site)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -155,7 +155,7 @@ def test_docs_command_lines_parse():
                 pytest.fail(f"docs command does not parse: genzoo {' '.join(argv)}")
 
 
-PAGE_OK = "# Home\n\nSee [the other page](other.md) and [`genzoo.math`][genzoo.math].\n"
+PAGE_OK = "# Home\n\nSee [the other page](other.md) and [`gaussian_kl`][genzoo.math.gaussian_kl].\n"
 BROKEN = {
     "none": {},
     "broken link": {"index.md": PAGE_OK + "\n[gone](missing.md)\n"},
@@ -187,4 +187,4 @@ def test_strict_settings_fail_on_faults(tmp_path, fault):
         assert r.returncode == 0, r.stderr
     else:
         assert r.returncode != 0, f"the strict build passed with a {fault}"
-        assert "Aborted with" in r.stderr and "warnings in strict mode" in r.stderr, r.stderr
+        assert "WARNING" in r.stderr, r.stderr
