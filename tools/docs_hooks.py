@@ -35,13 +35,20 @@ def _tree(module: str) -> ast.Module:
 
 
 def public_names(module: str) -> list[str]:
-    """The module's `__all__` if it assigns one (a literal list or tuple), else the functions and classes it defines
-    whose names do not start with an underscore (in source order)."""
+    """The module's `__all__` if it assigns one (a literal list or tuple, extended by any `__all__ += [...]`), else
+    the functions and classes it defines whose names do not start with an underscore (in source order)."""
     tree = _tree(module)
+    names: list[str] | None = None
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
-            return list(ast.literal_eval(node.value))
+        if not any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            continue
+        if isinstance(node, ast.AugAssign):
+            names = (names or []) + list(ast.literal_eval(node.value))
+        else:
+            names = list(ast.literal_eval(node.value))
+    if names is not None:
+        return names
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     return [n.name for n in tree.body if isinstance(n, kinds) and not n.name.startswith("_")]
 
