@@ -308,6 +308,8 @@ class Monitor:
         raise NotImplementedError
 
     def __call__(self, trainer, record: Mapping[str, Any]) -> None:
+        if not getattr(trainer, "is_main", True):
+            return  # data-parallel: rank 0 measures and writes (the model is the same on every rank)
         step = int(trainer.step)
         if self._last is not None and step - self._last < self.every:
             return
