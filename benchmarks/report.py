@@ -1,0 +1,210 @@
+"""docs/benchmarks.md from the results the speed benchmarks record in docs/results/ (run by `make bench`).
+
+Every comparison is a ratio genzoo / reference of rates (steps, tokens or fits per second) measured back to back
+in each round; the table gives the min / median / max over rounds, the goal, the command, the machine and the date
+recorded with the result. A result that was never recorded is listed as missing (its command says how to make it).
+
+    python benchmarks/report.py        # or: python benchmarks/run_all.py --report
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RES = ROOT / "docs" / "results"
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def _load(rel: str) -> dict | None:
+    p = RES / rel
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def _mmm(values) -> dict[str, float]:
+    v = list(values)
+    return {"min": min(v), "median": statistics.median(v), "max": max(v)}
+
+
+def _row(what, variant, r, goal, met, rec, source, clock="wall"):
+    return {"what": what, "variant": variant, "ratio": r, "goal": goal, "met": met, "clock": clock,
+            "command": rec.get("command", ""), "machine": rec.get("machine", ""), "date": str(rec.get("date", "")),
+            "source": source}
+
+
+def flows() -> list[dict]:
+    rec = _load("flows/speed_results.json")
+    if rec is None:
+        return []
+    rows = []
+    for optim, res in rec["results"].items():
+        for pair, e in res["ratios"].items():
+            r = e["wall"]
+            ref = pair.split(" / ")[1]
+            headline = ref == "zuko" and optim == "adam"
+            rows.append(_row(f"RealNVP 2-D training step, {pair}", f"optimizer {optim}", r,
+                             ">= 1.3x" if headline else "", (r["median"] >= 1.3) if headline else None, rec,
+                             "docs/results/flows/speed_results.json"))
+    return rows
+
+
+def diffusion() -> list[dict]:
+    rec = _load("diffusion/speed.json")
+    if rec is None:
+        return []
+    rows = []
+    for name, r in (rec.get("paired_ratios") or {}).items():
+        rows.append(_row(f"DDPM UNet (32, 64, 64) training step, {name} / diffusers", name, r, ">= 1.3x",
+                         r["median"] >= 1.3, rec, "docs/results/diffusion/speed.json", clock="CPU"))
+    return rows
+
+
+def gpt() -> list[dict]:
+    rec = _load("transformer/speed.json")
+    if rec is None or "headline_ratio" not in rec:
+        return []
+    lo, hi = rec.get("headline_ratio_min_max", rec.get("headline_ratio_quartiles", [None, None]))
+    r = {"min": lo, "median": rec["headline_ratio"], "max": hi}
+    rows = [_row("gpt training tokens/s, genzoo / transformers GPT2LMHeadModel (exact GELU)", "eager", r, ">= 1.2x",
+                 r["median"] >= 1.2, rec, "docs/results/transformer/speed.json", clock="CPU")]
+    if "headline_ratio_min_max" not in rec:
+        rows[0]["note"] = "min / max are the quartiles (recorded before min / max were)"
+    return rows
+
+
+def cnf() -> list[dict]:
+    rec = _load("continuous/speed_results.json")
+    if rec is None:
+        return []
+    rows = []
+    for key, v in rec.items():
+        for task in ("train", "eval"):
+            r = _mmm(v[f"ratios_{task}"])
+            headline = task == "train" and not v.get("adjoint")
+            rows.append(_row(f"cnf {task} vs zuko CNF ({key})", task, r, ">= 1.3x" if headline else "",
+                             (r["median"] >= 1.3) if headline else None, v,
+                             "docs/results/continuous/speed_results.json"))
+    return rows
+
+
+def gmm() -> list[dict]:
+    rec = _load("classical/gmm_speed.json")
+    if rec is None:
+        return []
+    rows_in = {r["implementation"]: r for r in rec["rows"]}
+    ref = rows_in["scikit-learn (float64)"]
+    rows = []
+    for name, row in rows_in.items():
+        if not name.startswith("genzoo"):
+            continue
+        clock = "all_cpu_s" if "all_cpu_s" in row else "all_wall_s"
+        r = _mmm(a / b for a, b in zip(ref[clock], row[clock]))
+        rows.append(_row(f"gmm EM fit, {name} / scikit-learn", name, r, ">= 2x", r["median"] >= 2.0, rec,
+                         "docs/results/classical/gmm_speed.json", clock="CPU" if clock == "all_cpu_s" else "wall"))
+    return rows
+
+
+def trainer() -> list[dict]:
+    rows = []
+    for model, rel in (("vae", "vae/vae_overhead.json"), ("dcgan", "gans/dcgan_overhead.json")):
+        rec = _load(rel)
+        if rec is None:
+            continue
+        ratios = [t / p for t, p in zip(rec["rates"]["trainer"], rec["rates"]["plain"])]
+        r = _mmm(ratios)
+        rows.append(_row(f"{model} Trainer / plain loop over the same model.loss (overhead = 1 - ratio)", "eager",
+                         r, ">= 0.95x", r["median"] >= 0.95, rec, f"docs/results/{rel}"))
+    rec = _load("gans/dcgan_speed.json")
+    if rec is not None:
+        r = _mmm(a / b for a, b in zip(rec["all"]["genzoo"], rec["all"]["plain"]))
+        rec = {**rec, "machine": rec.get("machine", ""), "date": rec.get("date", "")}
+        rows.append(_row("dcgan Trainer / textbook DCGAN loop", "eager", r, ">= 1.0x", r["median"] >= 1.0, rec,
+                         "docs/results/gans/dcgan_speed.json"))
+    return rows
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def scaling_section() -> list[str]:
+    rec = _load("scaling/scaling.json")
+    out = ["## Scaling", ""]
+    if rec is None:
+        return out + ["Not recorded yet: `python benchmarks/scaling.py`.", ""]
+    prov = rec["provenance"]
+    if rec.get("ddp"):
+        d = rec["ddp"]
+        out += [f"Data-parallel training (genzoo.train.distributed, gloo, one thread per process) of the {d['model']} "
+                f"on MNIST-10k, global batch {d['global_batch']}, {d['steps']} steps per measurement; this machine "
+                f"has {d['cores']} logical CPUs shared with other jobs, so processes beyond the free cores only "
+                "share them.", "",
+                "| processes | examples/s (min / median / max) | speed-up (median) |", "|---|---|---|"]
+        for row in d["rows"]:
+            e = row["examples_per_s"]
+            out.append(f"| {row['processes']} | {e['min']:.0f} / **{e['median']:.0f}** / {e['max']:.0f} | "
+                       f"{row['speedup']:.2f}x |")
+        out.append("")
+    if rec.get("sweeps"):
+        out += ["Step time and peak resident memory of one training step (model.loss, backward, Adam; one thread) "
+                "against the batch size and the image side (the GPT: context length):", "",
+                "![step time](results/scaling/step_time.png)", "",
+                "![peak memory](results/scaling/peak_memory.png)", "",
+                "| sweep | size | batch | step (s) | peak RSS (MB) |", "|---|---|---|---|---|"]
+        for name, points in rec["sweeps"].items():
+            for p in points:
+                out.append(f"| {name} | {p['size']} | {p['batch']} | {p['step_s']:.3f} | {p['peak_rss_mb']:.0f} |")
+        out += ["", "Peak memory is the process's peak resident set after each point, sizes in ascending order: "
+                "it includes the interpreter, torch and the model (the flat start), and grows with the activations "
+                "a step keeps for its backward pass."]
+    out += ["", f"Command: `{prov['command']}`; machine: {prov['machine']}; date: {prov['date']}.", ""]
+    return out
+
+
+def write_report(path: Path | None = None) -> Path:
+    from genzoo.provenance import machine
+
+    path = path or ROOT / "docs" / "benchmarks.md"
+    rows = flows() + diffusion() + gpt() + cnf() + gmm() + trainer()
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python benchmarks/run_all.py`, which runs every speed comparison, then "
+        "`benchmarks/report.py`). Every ratio is genzoo's rate over the reference's, measured back to back in "
+        "each round (the order alternating), with one torch thread; the table gives min / **median** / max over "
+        "the rounds. The goal applies to the median. Each row names the command, the machine and the date of "
+        "its own measurement (the machine is shared with other jobs; the per-round spread shows how much).",
+        "",
+        "No GPU was lent to this work: every figure is from the CPU, and nothing in the benchmarks requires a "
+        "GPU (`--device cuda` where a script offers it).",
+        "",
+        "| comparison | variant | clock | ratio min / median / max | goal | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        q = r["ratio"]
+        met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        lines.append(f"| {r['what']} | {r['variant']} | {r['clock']} | {_fmt(q['min'])} / **{_fmt(q['median'])}** "
+                     f"/ {_fmt(q['max'])} | {r['goal']} | {met} |")
+    lines += ["", "### Where each row comes from", "", "| result | command | machine | date |", "|---|---|---|---|"]
+    seen = set()
+    for r in rows:
+        if r["source"] in seen:
+            continue
+        seen.add(r["source"])
+        lines.append(f"| {r['source']} | `{r['command']}` | {r['machine'].replace('|', ';')} | {r['date']} |")
+    notes = [r for r in rows if r.get("note")]
+    if notes:
+        lines += [""] + [f"- {r['what']}: {r['note']}." for r in notes]
+    lines += [""] + scaling_section()
+    lines += [f"Report written {datetime.datetime.now().isoformat(timespec='seconds')} on {machine()}.", ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+if __name__ == "__main__":
+    print(write_report())
