@@ -40,9 +40,9 @@ class Bench:
 
 
 BENCHMARKS = [
-    Bench("flows-speed", "speed", ("benchmarks/flows_speed.py", "--out", "docs/results/flows"),
+    Bench("flows-speed", "speed", ("benchmarks/flows_speed.py", "--rounds", "12", "--out", "docs/results/flows"),
           "RealNVP training steps/s against zuko and normflows, same architecture", ("zuko", "normflows")),
-    Bench("diffusion-speed", "speed", ("benchmarks/diffusion_speed.py",),
+    Bench("diffusion-speed", "speed", ("benchmarks/diffusion_speed.py", "--reps", "8"),
           "UNet DDPM training step against diffusers' UNet2DModel, same architecture", ("diffusers",)),
     Bench("gpt-speed", "speed", ("benchmarks/gpt_speed.py",),
           "gpt training tokens/s against transformers' GPT2LMHeadModel; generation with and without the cache",

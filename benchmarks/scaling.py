@@ -13,9 +13,10 @@ Step time and memory: one training step (model.loss, backward, Adam) of
     realnvp  2-D (8 couplings, MLP 64-64): batch 256..16384; images (1, S, S), levels 2, 32 hidden channels:
            S = 8..32 at batch 16
 Each point: the median of `--reps` steps' wall time after one warm-up step; peak memory = the process's peak
-resident set (ru_maxrss) after the point's steps, sizes in ascending order, so each point's figure is at least that
-size's peak (freed memory of smaller sizes is reused). One thread. Writes docs/results/scaling/scaling.json and the
-plots step_time.png and peak_memory.png.
+resident set (ru_maxrss) after the point's steps; each sweep runs in a fresh process, sizes in ascending order, so
+each point's figure is that size's peak (freed memory of smaller sizes is reused); the process's resident set
+before the first model (`base_rss_mb`: interpreter, torch) is recorded with the sweep. One thread. Writes
+docs/results/scaling/scaling.json and the plots step_time.png and peak_memory.png.
 
     python benchmarks/scaling.py [--reps 3] [--ddp-steps 30] [--processes 1 2] [--out docs/results/scaling]
 """
@@ -53,20 +54,21 @@ def _ddp_job(rank: int, world: int, port: int, steps: int, out: str) -> None:
     torch.set_num_threads(1)
     from genzoo.data import get
     from genzoo.train import TrainConfig, Trainer
+    from genzoo.train import distributed as ddp
 
     x = get("mnist", split="train").x.float()
     torch.manual_seed(0)
     t = Trainer(create("vae"), x, TrainConfig(steps=10**6, batch_size=DDP_BATCH, device="cpu", progress=False,
                                               log_every=10**6))
     t.fit(stop_at=3)
-    torch.distributed.barrier()
+    ddp.barrier(t.dist)
     t0 = time.perf_counter()
     t.fit(stop_at=3 + steps)
-    torch.distributed.barrier()
+    ddp.barrier(t.dist)
     dt = time.perf_counter() - t0
     if rank == 0:
         Path(out).write_text(json.dumps({"seconds": dt}))
-    torch.distributed.destroy_process_group()
+    ddp.shutdown()
 
 
 def _free_port() -> int:
@@ -129,6 +131,14 @@ def time_point(model: str, size: int, batch: int, reps: int) -> dict:
     return {"size": size, "batch": batch, "step_s": statistics.median(times), "peak_rss_mb": round(peak_mb(), 1)}
 
 
+def run_sweep(name: str, reps: int) -> tuple[float, list[dict]]:
+    """(resident MB before the first model, the sweep's points), in this (fresh) process."""
+    torch.set_num_threads(1)
+    base = round(peak_mb(), 1)
+    model, points = SWEEPS[name]
+    return base, [time_point(model, size, batch, reps) for size, batch in points]
+
+
 SWEEPS = {  # (label, model, [(size, batch), ...] ascending)
     "ddpm-batch": ("ddpm", [(28, b) for b in (8, 16, 32, 64)]),
     "ddpm-image": ("ddpm", [(s, 16) for s in (16, 32, 64)]),
@@ -189,12 +199,14 @@ def main(argv=None) -> dict:
                       "rows": [{"processes": p, "examples_per_s": {"min": min(v), "median": statistics.median(v),
                                                                    "max": max(v)},
                                 "speedup": statistics.median(v) / one} for p, v in rates.items()]}
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
     for name in (n for n in SWEEPS if n in chosen):
-        model, points = SWEEPS[name]
-        res["sweeps"][name] = []
-        for size, batch in points:
-            rec = time_point(model, size, batch, args.reps)
-            res["sweeps"][name].append(rec)
+        with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:  # a fresh process per sweep
+            base, res["sweeps"][name] = pool.submit(run_sweep, name, args.reps).result()
+        res.setdefault("base_rss_mb", {})[name] = base
+        for rec in res["sweeps"][name]:
             print(name, json.dumps(rec), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
