@@ -153,15 +153,16 @@ def plot(res: dict, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     for key, fname, ylabel in (("step_s", "step_time.png", "step time (s)"),
-                               ("peak_rss_mb", "peak_memory.png", "peak resident memory (MB)")):
+                               ("peak_rss_mb", "peak_memory.png", "peak RSS above a fresh process (MB)")):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for name, points in res["sweeps"].items():
             by_batch = name.endswith("batch")
             ax = axes[0] if by_batch else axes[1]
             xs = [p["batch"] if by_batch else p["size"] for p in points]
-            ax.plot(xs, [p[key] for p in points], "o-", label=name)
+            base = (res.get("base_rss_mb") or {}).get(name, 0.0) if key == "peak_rss_mb" else 0.0
+            ax.plot(xs, [p[key] - base for p in points], "o-", label=name)
         axes[0].set_xlabel("batch size (ddpm 28x28, gpt context 64, realnvp 2-D)")
-        axes[1].set_xlabel("image side / context length (ddpm, realnvp batch 16; gpt batch 12)")
+        axes[1].set_xlabel("image side (batch 16) / gpt context (batch 12)")
         for ax in axes:
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
@@ -183,7 +184,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--only", nargs="+", choices=["ddp", *SWEEPS], default=None)
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "scaling"))
+    ap.add_argument("--replot", action="store_true", help="only redraw the plots from OUT/scaling.json")
     args = ap.parse_args(argv)
+    if args.replot:
+        res = json.loads((Path(args.out) / "scaling.json").read_text())
+        plot(res, Path(args.out))
+        return res
     torch.set_num_threads(1)
     res: dict = {"provenance": provenance(__file__, argv), "threads": 1, "sweeps": {}, "ddp": None}
     chosen = args.only or ["ddp", *SWEEPS]

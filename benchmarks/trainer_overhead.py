@@ -7,8 +7,9 @@ The plain loop is what a user writes by hand:
 
 so the difference is the Trainer's per-step work: finiteness checks of every loss part and of the gradient norm,
 the log accumulation, the schedule, the progress/stop-signal bookkeeping. Rounds are interleaved (the order
-alternates per round) so both see the same machine load; overhead = (plain steps/s) / (Trainer steps/s) - 1 per
-round, reported as min / median / max. Goal: median overhead <= 5 %.
+alternates per round) so both see the same machine load; the ratio (Trainer steps/s) / (plain steps/s) per round is
+reported as min / median / max, from thread CPU time (the less noisy clock on a shared machine; one torch thread
+runs in the calling thread) and from wall time. Goal: overhead = 1 - ratio <= 5 % (median, CPU time).
 
     python benchmarks/trainer_overhead.py --model vae [--rounds 8] [--steps 40] [--threads 1] [--out docs/results/vae]
 
@@ -79,32 +80,38 @@ def main(argv=None) -> dict:
     plain_loop(ref, x, trainer.order, step_ref, 3, opts)
     step_ref += 3
     rates = {"trainer": [], "plain": []}
+    cpu = {"trainer": [], "plain": []}
     for r in range(args.rounds):
         for which in (("trainer", "plain") if r % 2 == 0 else ("plain", "trainer")):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             if which == "trainer":
                 trainer.fit(stop_at=trainer.step + args.steps)
             else:
                 plain_loop(ref, x, trainer.order, step_ref, args.steps, opts)
                 step_ref += args.steps
             rates[which].append(args.steps / (time.perf_counter() - t0))
-        print(f"round {r}: trainer {rates['trainer'][-1]:.1f} steps/s, plain {rates['plain'][-1]:.1f} steps/s",
+            cpu[which].append(args.steps / (time.thread_time() - c0))
+        print(f"round {r}: trainer {cpu['trainer'][-1]:.1f} steps/CPU-s, plain {cpu['plain'][-1]:.1f} steps/CPU-s",
               flush=True)
-    overhead = [p / t - 1 for t, p in zip(rates["trainer"], rates["plain"])]
+    overhead = [1 - t / p for t, p in zip(cpu["trainer"], cpu["plain"])]
+    overhead_wall = [1 - t / p for t, p in zip(rates["trainer"], rates["plain"])]
     res = {
         "benchmark": "trainer_overhead", "model": args.model, "config": cfg, "batch_size": bs,
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
         "command": "python benchmarks/trainer_overhead.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "threads": args.threads, "rounds": args.rounds, "steps_per_round": args.steps,
-        "trainer_steps_per_s_median": statistics.median(rates["trainer"]),
-        "plain_steps_per_s_median": statistics.median(rates["plain"]),
+        "trainer_steps_per_cpu_s_median": statistics.median(cpu["trainer"]),
+        "plain_steps_per_cpu_s_median": statistics.median(cpu["plain"]),
         "overhead": {"min": min(overhead), "median": statistics.median(overhead), "max": max(overhead)},
-        "goal": "median overhead <= 5 %", "met": statistics.median(overhead) <= 0.05, "rates": rates,
+        "overhead_wall": {"min": min(overhead_wall), "median": statistics.median(overhead_wall),
+                          "max": max(overhead_wall)},
+        "goal": "median overhead (CPU time) <= 5 %", "met": statistics.median(overhead) <= 0.05,
+        "rates_cpu": cpu, "rates": rates,
     }
     out = Path(args.out) if args.out else ROOT / "docs" / "results" / ("vae" if args.model == "vae" else "gans")
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.model}_overhead.json").write_text(json.dumps(res, indent=1))
-    print(json.dumps({k: v for k, v in res.items() if k != "rates"}, indent=1))
+    print(json.dumps({k: v for k, v in res.items() if k not in ("rates", "rates_cpu")}, indent=1))
     return res
 
 

@@ -167,7 +167,9 @@ class Trainer:
                                   f"Players of {name}: {', '.join(self.players)}")
         self._noted: set[str] = set()  # fast paths whose "not available" note was printed
         exempt = decay_exempt_params(model) if cfg.decay_exempt else None
-        self.optimizers = {p: self._build_optimizer(ps, cfg.player(p), exempt) for p, ps in self.players.items()}
+        self.settings = {p: cfg.player(p) for p in self.players}  # each player's effective optimisation settings
+        self.optimizers = {p: self._build_optimizer(ps, self.settings[p], exempt) for p, ps in self.players.items()}
+        self._params = list(model.parameters())  # every parameter, for zeroing gradients without a module walk
         self.schedulers = {p: Scheduler(o, cfg.steps, cfg.schedule, cfg.warmup_steps, cfg.min_lr_factor)
                            for p, o in self.optimizers.items()}
         self.ema = EMA(model, cfg.ema_decay) if cfg.ema_decay is not None else None
@@ -314,7 +316,8 @@ class Trainer:
     # ---- one step --------------------------------------------------------------------------------------
     def _train_step(self) -> dict[str, float]:
         cfg, model, i = self.config, self.model, self.step
-        model.train()
+        if not model.training:  # evaluation and sampling restore the mode they found (eval_weights)
+            model.train()
         micro = self._micro(self.batch(i))
         k = len(micro)
         seeded = cfg.micro_seeds
@@ -325,8 +328,8 @@ class Trainer:
                 raise ConfigError(f'{model.name}.update_order({i}) names an unknown player "{player}"; '
                                   f"players: {', '.join(self.players)}")
             params = self.players[player]
-            settings = cfg.player(player)
-            model.zero_grad(set_to_none=True)
+            settings = self.settings[player]
+            self._zero_grad()
             sums: dict[str, float] = {}
             for m, mb in enumerate(micro):
                 if seeded:
@@ -371,7 +374,7 @@ class Trainer:
             logged[f"grad_norm/{player}"] = gnorm
         for player in self.players:
             logged[f"lr/{player}"] = self.schedulers[player].get_lr()
-        model.zero_grad(set_to_none=True)
+        self._zero_grad()
         if seeded:
             seed_everything(micro_seed(cfg.seed, i, 0, 0))
         model.on_step_end(i)
@@ -387,6 +390,11 @@ class Trainer:
         losses = [v for key, v in logged.items() if key.endswith("/loss") and key.split("/")[0] in self.players]
         self.last_loss = losses[-1] if losses else None
         return logged
+
+    def _zero_grad(self) -> None:
+        """Every parameter's gradient to None (model.zero_grad(set_to_none=True) without its module walk)."""
+        for p in self._params:
+            p.grad = None
 
     # ---- the loop --------------------------------------------------------------------------------------
     def fit(self, stop_at: int | None = None) -> list[dict[str, Any]]:
