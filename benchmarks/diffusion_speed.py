@@ -1,6 +1,7 @@
 """Speed of the diffusion family, on the CPU.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/diffusion_speed.py [--reps 15] [--threads 1]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/diffusion_speed.py [--reps 15] [--threads 1] \
+        [--variants eager channels_last compile]
 
 One DDPM training step (loss, backward, Adam) of the genzoo UNet against diffusers' `UNet2DModel` built as
 the same architecture: channels (32, 64, 64), one res block per level (two on the way up), attention at the
@@ -11,7 +12,11 @@ same function (max |difference| recorded) with the same parameter count. The two
 (A, B, A, B, ...) so both see the same machine load; medians of wall time and of process CPU time (the CPU is
 shared with other jobs; CPU time is the less noisy of the two). genzoo's step is the library's own path
 (`ddpm` model, DDPM.loss); diffusers' is its training-example path (DDPMScheduler.add_noise, UNet, MSE).
-diffusers is optional (the `bench` extra).
+diffusers is optional (the `bench` extra). genzoo's fast paths are timed as variants of its side only, each against
+the same diffusers step (eager, torch's default Adam, as its examples run): `eager`, `channels_last` (the UNet's
+conv weights in NHWC memory, TrainConfig.channels_last) and `compile` (torch.compile of DDPM.loss with inductor,
+TrainConfig.compile; its compilation is timed once and reported, not counted in the step). Ratios are per
+repetition (diffusers' CPU time / genzoo's, both measured back to back), reported as min / median / max.
 DDIM-50 against DDPM-1000 is measured on the trained MNIST model by benchmarks/diffusion_mnist.py (mnist.json).
 Writes docs/results/diffusion/speed.json with machine, command and date.
 """
@@ -112,15 +117,22 @@ def function_match(ref, ours) -> float:
     return float((a - b).abs().max() / b.abs().max())
 
 
-def genzoo_step(model, x):
-    """One step of the library's own training path: DDPM.loss (L_simple, eps), backward, Adam."""
+def genzoo_step(model, x, variant: str = "eager"):
+    """One step of the library's own training path: DDPM.loss (L_simple, eps), backward, Adam; `variant` is
+    "eager", "channels_last" (NHWC conv weights, as TrainConfig.channels_last) or "compile" (as
+    TrainConfig.compile: torch.compile of the loss, random draws from the eager generator)."""
     from genzoo.models import Batch
 
+    if variant == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     batch = Batch(x)
+    loss_fn = model.loss
+    if variant == "compile":
+        loss_fn = torch.compile(model.loss, options={"fallback_random": True})
 
     def step():
-        loss = model.loss(batch)["loss"]
+        loss = loss_fn(batch)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -151,6 +163,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--variants", nargs="+", default=["eager", "channels_last"],
+                    choices=["eager", "channels_last", "compile"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -161,10 +175,17 @@ def main():
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "torch": torch.__version__,
     }
-    ours = build_genzoo()
-    res["genzoo_params"] = sum(p.numel() for p in ours.parameters())
+    res["genzoo_params"] = sum(p.numel() for p in build_genzoo().parameters())
     x = torch.rand(64, 1, 28, 28)  # a batch of 64 images in [0, 1]
-    fns = {"genzoo": genzoo_step(ours, x)}
+    fns = {}
+    for v in args.variants:
+        torch.manual_seed(0)
+        name = "genzoo" if v == "eager" else f"genzoo-{v}"
+        fns[name] = genzoo_step(build_genzoo(), x, v)
+        if v == "compile":
+            t = time.perf_counter()
+            fns[name]()
+            res["compile_first_step_wall_s"] = round(time.perf_counter() - t, 1)
     try:
         ref = build_diffusers()
     except ImportError:
@@ -193,11 +214,19 @@ def main():
         res[f"train_step_wall_s_{name}"] = round(statistics.median(wall[name]), 4)
         res[f"train_step_cpu_s_{name}"] = round(statistics.median(cpu[name]), 4)
     if "diffusers" in fns:
-        ratios = sorted(d / g for d, g in zip(cpu["diffusers"], cpu["genzoo"]))
-        res["speedup_cpu_time"] = round(res["train_step_cpu_s_diffusers"] / res["train_step_cpu_s_genzoo"], 3)
-        res["speedup_wall_time"] = round(res["train_step_wall_s_diffusers"] / res["train_step_wall_s_genzoo"], 3)
-        res["speedup_cpu_time_pairwise_quartiles"] = [round(ratios[len(ratios) // 4], 3),
-                                                      round(ratios[(3 * len(ratios)) // 4], 3)]
+        res["paired_ratios"] = {}
+        for name in fns:
+            if name == "diffusers":
+                continue
+            ratios = sorted(d / g for d, g in zip(cpu["diffusers"], cpu[name]))
+            res["paired_ratios"][name] = {"min": round(ratios[0], 3), "median": round(statistics.median(ratios), 3),
+                                          "max": round(ratios[-1], 3)}
+        if "genzoo" in fns:
+            ratios = sorted(d / g for d, g in zip(cpu["diffusers"], cpu["genzoo"]))
+            res["speedup_cpu_time"] = round(res["train_step_cpu_s_diffusers"] / res["train_step_cpu_s_genzoo"], 3)
+            res["speedup_wall_time"] = round(res["train_step_wall_s_diffusers"] / res["train_step_wall_s_genzoo"], 3)
+            res["speedup_cpu_time_pairwise_quartiles"] = [round(ratios[len(ratios) // 4], 3),
+                                                          round(ratios[(3 * len(ratios)) // 4], 3)]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "speed.json").write_text(json.dumps(res, indent=2))
     print(json.dumps(res, indent=2))

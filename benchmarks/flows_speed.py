@@ -23,6 +23,12 @@ alike; a ratio is the median over rounds of (genzoo steps/s) / (reference steps/
 wall-clock time and from thread CPU time (the interquartile range is reported with it).
 Goal: >= 1.3x zuko.
 
+With `--compile` (the default; `--no-compile` leaves it out), genzoo's fast path TrainConfig.compile is timed as a
+variant of genzoo's side only: `genzoo-tanh-compiled` / `genzoo-exp-compiled` are the same models with their
+loss under torch.compile (inductor, random draws from the eager generator), paired with the same eager zuko /
+normflows steps, with the default Adam (the reference settings are never changed). Compilation (tens of seconds
+per model on a CPU) happens before the timed rounds and is reported separately.
+
 zuko and normflows are not genzoo dependencies: `pip install zuko normflows` (or the `bench` extra).
 
     python benchmarks/flows_speed.py --rounds 24 --steps 25 --out docs/results/flows
@@ -81,6 +87,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="docs/results/flows")
+    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time genzoo's loss under torch.compile (optimizer adam)")
     args = ap.parse_args()
     try:
         import normflows
@@ -96,11 +104,19 @@ def main() -> None:
     pairs = {"zuko": ("genzoo-tanh", "zuko"), "normflows": ("genzoo-exp", "normflows")}
     libs = {"genzoo-tanh": ("genzoo", "tanh"), "zuko": ("zuko", None), "genzoo-exp": ("genzoo", "exp"),
             "normflows": ("normflows", None)}
-    fns, models, params = {}, {}, {}
+    compiled = {"genzoo-tanh-compiled": ("genzoo-tanh", "zuko"), "genzoo-exp-compiled": ("genzoo-exp", "normflows")}
+    variants = {o: dict(pairs) for o in OPTIMS}  # optim -> {label: (ours, theirs)}
+    if args.compile:
+        variants["adam"].update({k: (k, theirs) for k, (_, theirs) in compiled.items()})
+    fns, models, params, compile_s = {}, {}, {}, {}
     for optim in OPTIMS:
-        for name, (lib, scale) in libs.items():
+        names = list(libs) + ([k for k in compiled] if args.compile and optim == "adam" else [])
+        for name in names:
+            lib, scale = libs[compiled[name][0]] if name in compiled else libs[name]
             torch.manual_seed(0)
             m, loss_fn = build(lib, scale or "tanh")
+            if name in compiled:
+                loss_fn = torch.compile(loss_fn, options={"fallback_random": True})
             opt = torch.optim.Adam(m.parameters(), 1e-3, fused=(optim == "adam-fused")) if optim != "none" else None
             params[name] = sum(p.numel() for p in m.parameters() if p.requires_grad)
 
@@ -113,6 +129,11 @@ def main() -> None:
 
             fns[(optim, name)] = step
             models[(optim, name)] = (m, loss_fn)
+            if name in compiled:
+                t0 = time.perf_counter()
+                step(batches[0])
+                compile_s[name] = round(time.perf_counter() - t0, 1)
+                print(f"{name}: compiled in {compile_s[name]} s", flush=True)
 
     def timed(fn):
         w0, c0 = time.perf_counter(), time.thread_time()
@@ -125,10 +146,10 @@ def main() -> None:
             fn(b)
     keys = list(fns)
     rates = {k: {"wall": [], "cpu": []} for k in keys}
-    ratios = {(o, pair): {"wall": [], "cpu": []} for o in OPTIMS for pair in pairs.values()}
+    ratios = {(o, pair): {"wall": [], "cpu": []} for o in OPTIMS for pair in variants[o].values()}
     for r in range(args.rounds):  # each (genzoo, reference) pair back to back, the order alternating
         for optim in OPTIMS:
-            for ours, theirs in pairs.values():
+            for ours, theirs in variants[optim].values():
                 order = (ours, theirs) if r % 2 == 0 else (theirs, ours)
                 got = {name: timed(fns[(optim, name)]) for name in order}
                 for i, c in enumerate(("wall", "cpu")):
@@ -141,9 +162,9 @@ def main() -> None:
     results = {}
     for optim in OPTIMS:
         res = {"steps_per_s_median": {}, "ratios": {}}
-        for name in libs:
+        for name in {n for pair in variants[optim].values() for n in pair}:
             res["steps_per_s_median"][name] = {c: statistics.median(rates[(optim, name)][c]) for c in ("wall", "cpu")}
-        for ref, (ours, theirs) in pairs.items():
+        for ref, (ours, theirs) in variants[optim].items():
             entry = {}
             for c in ("wall", "cpu"):
                 rr = ratios[(optim, (ours, theirs))][c]
@@ -174,6 +195,7 @@ def main() -> None:
                          "standard normal base; Adam 1e-3 (default and fused) for every library; `none`: loss + "
                          "backward only" % args.batch),
         "params": params,
+        "compile_seconds": compile_s,
         "rounds": args.rounds, "steps_per_round": args.steps,
         "results": results,
         "goal": ">= 1.3x zuko",
@@ -188,7 +210,7 @@ def main() -> None:
              "| optimizer | pair | ratio (wall, median over rounds) | interquartile | ratio (CPU time) | "
              "genzoo steps/s | reference steps/s |", "|---|---|---|---|---|---|---|"]
     for optim, r in results.items():
-        for ref, (ours, theirs) in pairs.items():
+        for ref, (ours, theirs) in variants[optim].items():
             e = r["ratios"][f"{ours} / {theirs}"]
             s = r["steps_per_s_median"]
             lines.append(f"| {optim} | {ours} / {theirs} | **{e['wall']['median']:.2f}x** | "

@@ -228,6 +228,7 @@ def main():
         ratios = sorted(h / c for h, c in zip(cpu["hf-gelu"], cpu["genzoo"]))
         res["headline_ratio"] = res["ratio_vs_hf_gelu"]["genzoo"]
         res["headline_ratio_quartiles"] = [round(ratios[len(ratios) // 4], 3), round(ratios[3 * len(ratios) // 4], 3)]
+        res["headline_ratio_min_max"] = [round(ratios[0], 3), round(ratios[-1], 3)]
     res.update(generation_speed())
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "speed.json").write_text(json.dumps(res, indent=2))

@@ -11,8 +11,10 @@ Speed (the same function and parameters, evaluated more cheaply; benchmarks/diff
   SiLU(temb) is computed once per forward, and the residual is added in place;
 * attention projections are Linear layers on (N, H*W, C) tokens, so SDPA gets last-dim-contiguous q, k, v and
   uses its fused CPU kernel.
-Channels-last activations were measured and not kept: oneDNN's convolutions gain a little, but CPU group norm is
-2-3x slower on channels-last tensors, which cancels it.
+Channels-last activations are a switch of the Trainer (TrainConfig.channels_last), not the default: oneDNN's
+convolutions gain, but torch's CPU group norm is 3-5x slower on channels-last tensors, which takes back most of it
+(docs/benchmarks.md: 1.06x -> 1.10x against diffusers in the recorded run, 1.26x in another; copying to NCHW
+around each group norm was slower still).
 """
 
 from __future__ import annotations

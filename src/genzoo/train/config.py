@@ -71,6 +71,12 @@ class TrainConfig:
     ema_decay: float | None = None
     # numerics / reproducibility
     precision: Literal["fp32", "bf16"] = "fp32"
+    # fast paths (docs/training.md "Fast paths"): each off by default, each a no-op with a note where unsupported
+    compile: bool = False  # torch.compile of the model's loss (training steps); eager with one message on failure
+    channels_last: bool = False  # the model's 4-D weights and the image batches in channels-last memory format
+    fused: bool = False  # the optimizer's fused kernel (adam, adamw, sgd, adagrad on CPU / CUDA)
+    foreach: bool = False  # the optimizer's multi-tensor (foreach) kernel; exclusive with fused
+    cudnn_benchmark: bool = False  # torch.backends.cudnn.benchmark during fit, on CUDA only
     seed: int = 0
     deterministic: bool = False
     micro_seeds: bool = False  # seed the RNGs per micro-batch from (seed, step, update, micro-batch); on under DDP
@@ -154,6 +160,11 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and v <= 0:
                 raise ConfigError(f"TrainConfig.{name} must be > 0, got {v}")
+        if self.fused and self.foreach:
+            raise ConfigError("TrainConfig.fused and TrainConfig.foreach are exclusive; set at most one")
+        if self.cudnn_benchmark and self.deterministic:
+            raise ConfigError("TrainConfig.cudnn_benchmark picks kernels by timing, which deterministic = true "
+                              "forbids; set at most one")
         check_name("optimizer", self.optimizer, OPTIMIZERS)
         check_name("schedule", self.schedule, SCHEDULES)
         self.optim = {

@@ -27,19 +27,27 @@ def decay_exempt_params(model: nn.Module) -> set[int]:
     return out
 
 
+FUSED = ("adam", "adamw", "sgd", "adagrad")  # optimizers with a fused kernel in torch (rmsprop has none)
+
+
 def build_optimizer(params: Iterable[nn.Parameter], settings: dict[str, Any],
-                    exempt: set[int] | None = None) -> torch.optim.Optimizer:
+                    exempt: set[int] | None = None, kernel: str | None = None) -> torch.optim.Optimizer:
     """An optimizer by name from the (effective, per-player) settings of a TrainConfig.
 
     sgd (momentum, default 0.9; nesterov), rmsprop (momentum, default 0; eps), adam and adamw (betas, eps),
     adagrad (eps).
     weight_decay is decoupled for adamw and an L2 term in the gradient for the others (torch semantics). With
     `exempt` (ids from `decay_exempt_params`), those parameters form a second group with weight_decay 0.
+    `kernel`: None (torch's choice), "foreach" (multi-tensor) or "fused" (one fused kernel; adam, adamw, sgd,
+    adagrad); torch raises RuntimeError / ValueError / TypeError where the device or optimizer lacks it.
     """
     name = settings["optimizer"]
     check_name("optimizer", name, OPTIMIZERS)
     params = list(params)
     lr, wd, eps = settings["lr"], settings["weight_decay"], settings["eps"]
+    if kernel == "fused" and name not in FUSED:
+        raise TypeError(f"torch's {name} has no fused kernel")
+    k = {kernel: True} if kernel else {}
     if exempt:
         decayed = [p for p in params if id(p) not in exempt]
         kept = [p for p in params if id(p) in exempt]
@@ -47,14 +55,15 @@ def build_optimizer(params: Iterable[nn.Parameter], settings: dict[str, Any],
     if name == "sgd":
         mom = 0.9 if settings["momentum"] is None else settings["momentum"]
         return torch.optim.SGD(params, lr=lr, momentum=mom, nesterov=bool(settings["nesterov"]) and mom > 0,
-                               weight_decay=wd)
+                               weight_decay=wd, **k)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(settings["betas"]), eps=eps, weight_decay=wd)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(settings["betas"]), eps=eps, weight_decay=wd, **k)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=tuple(settings["betas"]), eps=eps, weight_decay=wd)
+        return torch.optim.AdamW(params, lr=lr, betas=tuple(settings["betas"]), eps=eps, weight_decay=wd, **k)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=settings["momentum"] or 0.0, eps=eps, weight_decay=wd)
-    return torch.optim.Adagrad(params, lr=lr, eps=eps, weight_decay=wd)
+        return torch.optim.RMSprop(params, lr=lr, momentum=settings["momentum"] or 0.0, eps=eps, weight_decay=wd,
+                                   **k)
+    return torch.optim.Adagrad(params, lr=lr, eps=eps, weight_decay=wd, **k)
 
 
 def lr_factor(step: int, total: int, schedule: str = "constant", warmup_steps: int = 0,

@@ -34,7 +34,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from genzoo.errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, suggest
+from genzoo.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    DivergenceError,
+    GenzooError,
+    TrainingInterrupted,
+    suggest,
+)
 from genzoo.io import atomic_write_bytes
 from genzoo.models.base import Batch, GenerativeModel
 from genzoo.train import checkpoint as ckpt
@@ -132,6 +140,11 @@ class Trainer:
         if self.dist.enabled and not cfg.micro_seeds:  # random draws by micro-batch, not by process (micro_seed)
             self.config = cfg = make_train_config(cfg, micro_seeds=True)
         self.model.to(self.device)
+        if cfg.channels_last:  # 4-D weights (conv kernels) NHWC in memory; shapes and state_dict keys unchanged.
+            # Batches keep their layout: the first convolution returns NHWC (its weight is), so the network runs
+            # in NHWC, while random draws shaped like a batch (dequantisation, binarisation, diffusion noise:
+            # randn_like fills in memory order) stay the numbers of the default path.
+            self.model.to(memory_format=torch.channels_last)
         ddp.broadcast_module(self.model, self.dist)  # every rank starts from rank 0's weights and buffers
         self.conditional = int(getattr(getattr(model, "config", None), "num_classes", 0) or 0) > 0
         if self.conditional and self.data.y is None:
@@ -152,8 +165,11 @@ class Trainer:
             if p not in self.players:
                 raise ConfigError(f'train config.optim: unknown player "{p}".{suggest(p, self.players)} '
                                   f"Players of {name}: {', '.join(self.players)}")
+        self._noted: set[str] = set()  # fast paths whose "not available" note was printed
         exempt = decay_exempt_params(model) if cfg.decay_exempt else None
-        self.optimizers = {p: build_optimizer(ps, cfg.player(p), exempt) for p, ps in self.players.items()}
+        self.settings = {p: cfg.player(p) for p in self.players}  # each player's effective optimisation settings
+        self.optimizers = {p: self._build_optimizer(ps, self.settings[p], exempt) for p, ps in self.players.items()}
+        self._params = list(model.parameters())  # every parameter, for zeroing gradients without a module walk
         self.schedulers = {p: Scheduler(o, cfg.steps, cfg.schedule, cfg.warmup_steps, cfg.min_lr_factor)
                            for p, o in self.optimizers.items()}
         self.ema = EMA(model, cfg.ema_decay) if cfg.ema_decay is not None else None
@@ -169,6 +185,9 @@ class Trainer:
         self._prefetch: Prefetch | None = None  # batches read ahead by DataLoader workers (num_workers > 0)
         self._prefetch_end = 0
         self.last_loss: float | None = None
+        self._compiled = self._compile() if cfg.compile else None  # the compiled model.loss, None: eager
+        if cfg.cudnn_benchmark and self.device.type != "cuda" and self.is_main:
+            print(f"genzoo: cudnn_benchmark applies to CUDA only; ignored on {self.device.type}", file=sys.stderr)
 
     # ---- construction helpers ------------------------------------------------------------------------
     def _check_data(self, data: Data, what: str) -> None:
@@ -191,6 +210,66 @@ class Trainer:
             print(f"genzoo: bf16 autocast is not supported on {self.device.type}; training in fp32", file=sys.stderr)
             return None
         return torch.bfloat16
+
+    def _build_optimizer(self, params, settings: dict[str, Any], exempt) -> torch.optim.Optimizer:
+        """`build_optimizer` with the config's kernel (fused / foreach); torch's default one, with a note, where
+        the optimizer or the device lacks it."""
+        kernel = "fused" if self.config.fused else "foreach" if self.config.foreach else None
+        if kernel is None:
+            return build_optimizer(params, settings, exempt)
+        try:
+            return build_optimizer(params, settings, exempt, kernel=kernel)
+        except (RuntimeError, ValueError, TypeError) as e:
+            if self.is_main and kernel not in self._noted:
+                self._noted.add(kernel)
+                print(f"genzoo: no {kernel} {settings['optimizer']} on {self.device.type} ({str(e).splitlines()[0]});"
+                      " using the default implementation", file=sys.stderr)
+            return build_optimizer(params, settings, exempt)
+
+    def _compile(self) -> Callable | None:
+        """torch.compile of `model.loss`, or None (eager) with a note where the platform lacks it. Random draws
+        inside the compiled loss use torch's eager generator (inductor's `fallback_random`), so a compiled run
+        draws the same numbers as an eager one and resumes bit-exactly in the same mode."""
+        try:
+            import torch._dynamo
+
+            if not torch._dynamo.is_dynamo_supported():
+                raise RuntimeError("torch.compile is not supported on this platform")
+            return torch.compile(self.model.loss, options={"fallback_random": True})
+        except Exception as e:  # noqa: BLE001  any failure: train eagerly
+            if self.is_main:
+                print(f"genzoo: torch.compile unavailable ({str(e).splitlines()[0]}); training eagerly",
+                      file=sys.stderr)
+            return None
+
+    def _loss(self, batch: Batch, player: str) -> dict[str, Tensor]:
+        """model.loss(batch, player), compiled when `compile` is on; a compilation failure prints one note and
+        falls back to eager for the rest of the run (the failing call is re-run eagerly)."""
+        if self._compiled is not None:
+            try:
+                return self._compiled(batch, player)
+            except GenzooError:
+                raise
+            except Exception as e:  # noqa: BLE001  inductor / dynamo failures of any type
+                self._compiled = None
+                if self.is_main:
+                    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                    print(f"genzoo: torch.compile failed ({type(e).__name__}: {msg[:200]}); training eagerly",
+                          file=sys.stderr)
+        return self.model.loss(batch, player)
+
+    @contextlib.contextmanager
+    def _cudnn_benchmark(self):
+        """torch.backends.cudnn.benchmark on during `fit` when `cudnn_benchmark` is on and the device is CUDA."""
+        if not (self.config.cudnn_benchmark and self.device.type == "cuda"):
+            yield
+            return
+        prev = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = True
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.benchmark = prev
 
     def _autocast(self):
         if self.autocast_dtype is None:
@@ -237,7 +316,8 @@ class Trainer:
     # ---- one step --------------------------------------------------------------------------------------
     def _train_step(self) -> dict[str, float]:
         cfg, model, i = self.config, self.model, self.step
-        model.train()
+        if not model.training:  # evaluation and sampling restore the mode they found (eval_weights)
+            model.train()
         micro = self._micro(self.batch(i))
         k = len(micro)
         seeded = cfg.micro_seeds
@@ -248,14 +328,14 @@ class Trainer:
                 raise ConfigError(f'{model.name}.update_order({i}) names an unknown player "{player}"; '
                                   f"players: {', '.join(self.players)}")
             params = self.players[player]
-            settings = cfg.player(player)
-            model.zero_grad(set_to_none=True)
+            settings = self.settings[player]
+            self._zero_grad()
             sums: dict[str, float] = {}
             for m, mb in enumerate(micro):
                 if seeded:
                     seed_everything(micro_seed(cfg.seed, i, u, self.dist.rank * k + m))
                 with self._autocast():
-                    out = model.loss(mb, player)
+                    out = self._loss(mb, player)
                 if not isinstance(out, dict) or "loss" not in out:
                     raise TypeError(f"{model.name}.loss must return a dict with a 'loss' entry, got {type(out)}")
                 loss = out["loss"]
@@ -294,7 +374,7 @@ class Trainer:
             logged[f"grad_norm/{player}"] = gnorm
         for player in self.players:
             logged[f"lr/{player}"] = self.schedulers[player].get_lr()
-        model.zero_grad(set_to_none=True)
+        self._zero_grad()
         if seeded:
             seed_everything(micro_seed(cfg.seed, i, 0, 0))
         model.on_step_end(i)
@@ -310,6 +390,11 @@ class Trainer:
         losses = [v for key, v in logged.items() if key.endswith("/loss") and key.split("/")[0] in self.players]
         self.last_loss = losses[-1] if losses else None
         return logged
+
+    def _zero_grad(self) -> None:
+        """Every parameter's gradient to None (model.zero_grad(set_to_none=True) without its module walk)."""
+        for p in self._params:
+            p.grad = None
 
     # ---- the loop --------------------------------------------------------------------------------------
     def fit(self, stop_at: int | None = None) -> list[dict[str, Any]]:
@@ -333,7 +418,7 @@ class Trainer:
                 if cfg.num_workers:
                     self._prefetch, self._prefetch_end = self._start_prefetch(self.step, end), end
                 try:
-                    with self._deterministic():
+                    with self._deterministic(), self._cudnn_benchmark():
                         self._loop(end, bar, stop)
                 finally:
                     if self._prefetch is not None:
@@ -658,7 +743,11 @@ class Trainer:
             for p, o in self.optimizers.items():
                 if p not in meta["optimizers"]:
                     raise CheckpointError(f'{where}: no optimizer state for player "{p}"')
+                kernels = [{k: g.get(k) for k in ("fused", "foreach")} for g in o.param_groups]
                 o.load_state_dict(ckpt.unflatten_optimizer(f"optim/{p}", tensors, meta["optimizers"][p]))
+                for g, kern in zip(o.param_groups, kernels):  # this run's kernel, not the checkpoint's
+                    g.update(kern)
+                _match_layout(o)
         except (RuntimeError, KeyError, ValueError) as e:
             raise CheckpointError(f"{where}: state does not match the model ({str(e).splitlines()[0]})") from None
         for p, s in self.schedulers.items():
@@ -724,6 +813,16 @@ class Trainer:
         trainer = cls(model, train_data, config, out_dir=run_dir, eval_data=eval_data, callbacks=callbacks)
         trainer.load_state(tensors, meta, where=str(path))
         return trainer
+
+
+def _match_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Optimizer state tensors (moments) in their parameter's memory layout. A checkpoint stores them contiguous;
+    a channels-last parameter needs channels-last moments, or fused kernels (which walk memory linearly) would
+    pair a gradient entry with another entry's moment."""
+    for p, st in optimizer.state.items():
+        for k, v in st.items():
+            if isinstance(v, Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                st[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
 
 
 def _keep_micro_batches(meta: dict[str, Any], overrides: dict[str, Any], where: Path) -> dict[str, Any]:
