@@ -167,6 +167,9 @@ class GenerativeModel(nn.Module):
     # Training defaults the Trainer applies under the user's settings, e.g. {"lr": 2e-4, "betas": (0.5, 0.999)}
     # or per player {"optim": {"discriminator": {"lr": 4e-4}}}. Keys are TrainConfig fields.
     train_defaults: ClassVar[dict[str, Any]] = {}
+    # Submodule classes that `train.fsdp` shards one by one before the root (genzoo.train.fsdp), e.g. GPT's
+    # transformer Block; () offers no FSDP
+    fsdp_units: ClassVar[tuple[type, ...]] = ()
 
     def __init__(self, config: ModelConfig):
         super().__init__()

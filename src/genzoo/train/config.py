@@ -80,6 +80,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     micro_seeds: bool = False  # seed the RNGs per micro-batch from (seed, step, update, micro-batch); on under DDP
+    fsdp: bool = False  # under torchrun: shard parameters, gradients, optimizer state (models with fsdp_units)
     num_workers: int = 0  # DataLoader worker processes that read lazy data (memory-mapped .npy, image files)
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     # logging and side outputs

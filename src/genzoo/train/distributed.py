@@ -141,7 +141,9 @@ def average_gradients(params: list[torch.nn.Parameter], d: Dist) -> None:
     """Replace every `p.grad` by its mean over the ranks, in one all_reduce of a flat buffer.
 
     A rank where p has no gradient contributes zeros; p keeps `grad = None` on every rank only when no rank
-    reached it (then an optimizer skips p, as in one process)."""
+    reached it (then an optimizer skips p, as in one process). Parameters sharded by FSDP (DTensors) are left
+    out: FSDP reduce-scatters their gradients itself (genzoo.train.fsdp)."""
+    params = [p for p in params if not _sharded(p)]
     if not d.enabled or not params:
         return
     ref = params[0]
@@ -187,13 +189,20 @@ def broadcast_tensors(tensors: list[Tensor], d: Dist, src: int = 0) -> None:
 
 
 def broadcast_module(module: torch.nn.Module, d: Dist, buffers_only: bool = False) -> None:
-    """Rank 0's parameters (unless `buffers_only`) and buffers on every rank."""
+    """Rank 0's parameters (unless `buffers_only`; not those sharded by FSDP: each rank holds its own shard) and
+    buffers on every rank."""
     if not d.enabled:
         return
-    ts = [b for b in module.buffers()]
+    ts = [b for b in module.buffers() if not _sharded(b)]
     if not buffers_only:
-        ts = [p.data for p in module.parameters()] + ts
+        ts = [p.data for p in module.parameters() if not _sharded(p)] + ts
     broadcast_tensors(ts, d)
+
+
+def _sharded(t: Tensor) -> bool:
+    from torch.distributed.tensor import DTensor
+
+    return isinstance(t, DTensor)
 
 
 def agree_max(value: int, d: Dist, device: torch.device) -> int:

@@ -47,6 +47,7 @@ from genzoo.io import atomic_write_bytes
 from genzoo.models.base import Batch, GenerativeModel
 from genzoo.train import checkpoint as ckpt
 from genzoo.train import distributed as ddp
+from genzoo.train import fsdp
 from genzoo.train.config import TrainConfig, apply_defaults, make_train_config
 from genzoo.train.data import BatchOrder, Data, Prefetch, as_data, as_windows
 from genzoo.train.optim import EMA, Scheduler, build_optimizer, decay_exempt_params
@@ -146,6 +147,7 @@ class Trainer:
             # randn_like fills in memory order) stay the numbers of the default path.
             self.model.to(memory_format=torch.channels_last)
         ddp.broadcast_module(self.model, self.dist)  # every rank starts from rank 0's weights and buffers
+        self._plain = fsdp.setup(self.model, cfg.fsdp, self.dist)  # the class before sharding; None: not sharded
         self.conditional = int(getattr(getattr(model, "config", None), "num_classes", 0) or 0) > 0
         if self.conditional and self.data.y is None:
             raise DataError(f"{name} is conditional (num_classes = {model.config.num_classes}) but the training "
@@ -286,6 +288,12 @@ class Trainer:
     def _writes(self) -> bool:
         return self.out_dir is not None and self.dist.is_main
 
+    @property
+    def _model_work(self) -> bool:
+        """True where evaluations, samples and the saved model are computed: rank 0, or every rank when the model
+        is sharded (train.fsdp: a sharded forward needs them all; only rank 0 writes)."""
+        return self.dist.is_main or self._plain is not None
+
     def batch(self, i: int) -> Batch:
         """Batch number `i` of the run (0-based), on the device; under torchrun, this process's contiguous slice
         of it (`genzoo.train.distributed.shard`)."""
@@ -359,7 +367,7 @@ class Trainer:
                 (loss / k).backward()
             ddp.average_gradients(params, self.dist)
             grads = [p.grad for p in params if p.grad is not None]
-            gnorm = float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
+            gnorm = fsdp.grad_norm(grads)
             if not math.isfinite(gnorm):
                 raise DivergenceError(
                     f'non-finite gradient at step {i}: player "{player}", loss part "loss" (grad norm = {gnorm})'
@@ -425,14 +433,14 @@ class Trainer:
                         self._prefetch.close()
                         self._prefetch = None
                 bar.close()
-                if self.step >= cfg.steps and self.eval_data is not None and self.is_main:
+                if self.step >= cfg.steps and self.eval_data is not None and self._model_work:
                     self._record(self.evaluate())
                 if self.out_dir is not None and self._last_ckpt_step != self.step:
                     self.save_checkpoint()
         except Abort as a:
             bar.close()
             raise self._aborted(a.signum) from None
-        if self._writes:
+        if self.out_dir is not None and self._model_work:
             if self.step >= cfg.steps:
                 self.save_samples()
                 self.save_model(self.out_dir / "model")
@@ -472,9 +480,9 @@ class Trainer:
             if s % cfg.log_every == 0 or s == cfg.steps:
                 self._log()
             if (self.eval_data is not None and cfg.eval_every and s % cfg.eval_every == 0 and s != cfg.steps
-                    and self.is_main):
+                    and self._model_work):
                 self._record(self.evaluate())
-            if self._writes and cfg.sample_every and s % cfg.sample_every == 0 and s != cfg.steps:
+            if self._model_work and cfg.sample_every and s % cfg.sample_every == 0 and s != cfg.steps:
                 self.save_samples()
                 self.plot()
             if self.out_dir is not None and cfg.ckpt_every and s % cfg.ckpt_every == 0 and s != end:
@@ -520,9 +528,9 @@ class Trainer:
         was, so `--resume` starts from the last regular checkpoint). Returns where the last finite state is."""
         if self.out_dir is None:
             return "no run folder: nothing saved"
+        tensors, meta = self.state()  # on every rank: gathering a sharded state is collective
         if not self.is_main:
             return "rank 0 keeps the last finite state"
-        tensors, meta = self.state()
         last = ckpt.latest_checkpoint(self.ckpt_dir)
         if any(k.startswith(("model/", "ema/")) and v.is_floating_point() and not torch.isfinite(v).all()
                for k, v in tensors.items()):
@@ -647,6 +655,8 @@ class Trainer:
             s = self.sample()
         except NotImplementedError:
             return None
+        if not self.is_main:
+            return None
         ref = self.data.x[:2000] if self.data.kind == "points" else None
         return save_samples(s, path, self.data.kind, reference=ref, meta=self.data.meta,
                             title=f"{getattr(self.model, 'name', '')} step {self.step}")
@@ -654,14 +664,19 @@ class Trainer:
     def plot(self) -> Path | None:
         from genzoo.train.plots import save_loss_curves
 
-        if self.out_dir is None:
+        if self.out_dir is None or not self.is_main:
             return None
         train = [h for h in self.history if not any(k.startswith("eval/") for k in h)]
         ev = [h for h in self.history if any(k.startswith("eval/") for k in h)]
         return save_loss_curves(train, self.out_dir / "loss.png", eval_history=ev)
 
     def save_model(self, path: str | os.PathLike) -> Path:
-        """Save the model (EMA weights when on) as a model folder (model.safetensors + config.json)."""
+        """Save the model (EMA weights when on) as a model folder (model.safetensors + config.json). Sharded
+        (train.fsdp): every rank calls it, rank 0 writes the full weights."""
+        if self._plain is not None:
+            full = fsdp.full_tensors(self.ema.state_dict()) if self.ema is not None else fsdp.full_model_state(
+                self.model)
+            return fsdp.save_plain(self._plain, self.model, full, path, self.is_main)
         with self.eval_weights() as m:
             return m.save(path)
 
@@ -674,12 +689,16 @@ class Trainer:
 
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """(tensors, JSON meta) of the full training state."""
-        tensors: dict[str, Tensor] = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        sharded = self._plain is not None  # train.fsdp: full tensors gathered (collective), as in one process
+        model_sd = fsdp.full_model_state(self.model) if sharded else self.model.state_dict()
+        tensors: dict[str, Tensor] = {f"model/{k}": v for k, v in model_sd.items()}
         if self.ema is not None:
-            tensors.update({f"ema/{k}": v for k, v in self.ema.state_dict().items()})
+            ema_sd = fsdp.full_tensors(self.ema.state_dict()) if sharded else self.ema.state_dict()
+            tensors.update({f"ema/{k}": v for k, v in ema_sd.items()})
         optim_meta = {}
         for p, o in self.optimizers.items():
-            t, m = ckpt.flatten_optimizer(f"optim/{p}", o.state_dict())
+            osd = fsdp.full_optimizer_state(self.model, o) if sharded else o.state_dict()
+            t, m = ckpt.flatten_optimizer(f"optim/{p}", osd)
             tensors.update(t)
             optim_meta[p] = m
         t, rng_meta = ckpt.rng_state()
@@ -735,16 +754,25 @@ class Trainer:
                 f"{len(self.data)} in batches of {self.config.batch_size}; resume with the same data and batch_size"
             )
         model_sd = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+        sharded = self._plain is not None  # train.fsdp: the full tensors cut into this rank's shards
         try:
-            self.model.load_state_dict(model_sd, strict=True)
+            if sharded:
+                fsdp.load_model_state(self.model, model_sd)
+            else:
+                self.model.load_state_dict(model_sd, strict=True)
             if self.ema is not None:
                 ema_sd = {k[len("ema/"):]: v for k, v in tensors.items() if k.startswith("ema/")}
-                self.ema.load_state_dict(ema_sd if ema_sd else model_sd)
+                ema_sd = ema_sd if ema_sd else model_sd
+                self.ema.load_state_dict(fsdp.shard_like(ema_sd, self.ema.state_dict()) if sharded else ema_sd)
             for p, o in self.optimizers.items():
                 if p not in meta["optimizers"]:
                     raise CheckpointError(f'{where}: no optimizer state for player "{p}"')
                 kernels = [{k: g.get(k) for k in ("fused", "foreach")} for g in o.param_groups]
-                o.load_state_dict(ckpt.unflatten_optimizer(f"optim/{p}", tensors, meta["optimizers"][p]))
+                osd = ckpt.unflatten_optimizer(f"optim/{p}", tensors, meta["optimizers"][p])
+                if sharded:
+                    fsdp.load_optimizer_state(self.model, o, osd)
+                else:
+                    o.load_state_dict(osd)
                 for g, kern in zip(o.param_groups, kernels):  # this run's kernel, not the checkpoint's
                     g.update(kern)
                 _match_layout(o)

@@ -100,6 +100,7 @@ class GPT(TextModel, GenerativeModel):
     likelihood = "exact"
     Config = GPTConfig
     capabilities = frozenset({"generate", "tokenizer"})
+    fsdp_units: ClassVar[tuple[type, ...]] = (Block,)  # train.fsdp shards each block, then the root
     sample_options = ("generator",)
     loss_units = "nats/token"
     # nanoGPT's Shakespeare-char recipe (config/train_shakespeare_char.py)
