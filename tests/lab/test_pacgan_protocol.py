@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from genzoo.cli import main
 from genzoo.errors import ConfigError, UnknownNameError
@@ -103,3 +104,25 @@ def test_protocol_table_reports_mean_and_standard_error(tmp_path):
     assert "| 100 (0.0 %) |" in text or "| 100 (" in text
     assert mean_se([1.0]) == "1.00 ± 0.00" and mean_se([]) == "-"
     assert PAPER_RESULTS[("grid25", "GAN")]["modes"] == (17.3, 0.8)
+
+
+def test_eval_steps_score_the_same_run_on_the_way_without_changing_it():
+    """Scores at eval_steps are taken under fork_rng: the final record equals an uninterrupted run's, and the
+    record at k steps equals a k-step run's (constant learning rate, same seed); a perturbed run differs."""
+    from genzoo.lab.mode_collapse import run_staged
+
+    small = {"g_hidden": (16,), "d_hidden": (16,)}
+
+    def run(steps, seed=0):
+        return lab_run("pacgan2", "ring8", seed, steps, 8, overrides=small, protocol="pacgan", device="cpu")
+
+    keys = ("modes_covered", "high_quality_pct", "reverse_kl", "reverse_kl_all")
+    staged, x_staged = run_staged(run(6), eval_steps=[3, 6, 9])
+    assert [r["steps"] for r in staged] == [3, 6] and staged[0]["run_steps"] == 6 and "run_steps" not in staged[1]
+    straight, x_straight = run_staged(run(6))
+    assert torch.equal(x_staged, x_straight)  # the same final generator, sample for sample
+    short, _ = run_staged(run(3))
+    assert all(staged[1][k] == straight[0][k] for k in keys)
+    assert all(staged[0][k] == short[0][k] for k in keys)
+    other, x_other = run_staged(run(6, seed=1))
+    assert any(other[0][k] != straight[0][k] for k in keys) and not torch.equal(x_other, x_straight)

@@ -50,6 +50,9 @@ def register(sub) -> None:
     m.add_argument("--model-steps", action="append", default=[], metavar="MODEL=STEPS",
                    help="steps for one model, overriding --steps / --mnist-steps (repeatable), e.g. wgan-gp=8000: "
                         "with 5 critic updates per step that is as many discriminator updates as 40000 GAN steps")
+    m.add_argument("--eval-steps", default="", metavar="K1,K2,...",
+                   help="also score every run when it passes these step counts (a learning curve from the same "
+                        "runs; one row per budget)")
     m.add_argument("--batch-size", type=int, default=None,
                    help="default 256; --protocol pacgan: discriminator inputs (packs) per batch, default 100 on the "
                         "toy sets and 64 on stacked MNIST as in the PacGAN code")
@@ -115,6 +118,10 @@ def run_mode_collapse(args) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+    try:
+        eval_steps = [int(s) for s in _names(args.eval_steps)]
+    except ValueError:
+        raise ConfigError(f"--eval-steps expects comma-separated integers, got {args.eval_steps!r}") from None
     model_steps = _model_steps(args.model_steps)
     overrides, train_overrides = parse_lab_sets(args.set, args.train_set)
     cmd = ("genzoo " + " ".join(sys.argv[sys.argv.index("lab"):])) if "lab" in sys.argv else "genzoo lab mode-collapse"
@@ -124,7 +131,7 @@ def run_mode_collapse(args) -> int:
     mode_collapse_lab(_names(args.models or default), _names(args.datasets), seeds, args.steps,
                       mnist_steps=args.mnist_steps, model_steps=model_steps, batch_size=args.batch_size, lr=args.lr,
                       overrides=overrides, train_overrides=train_overrides, device=args.device,
-                      protocol=args.protocol, out=args.out, tag=args.tag, command=cmd,
+                      protocol=args.protocol, eval_steps=eval_steps, out=args.out, tag=args.tag, command=cmd,
                       log=lambda line: print(line, flush=True))
     out = Path(args.out)
     stem = "mode_collapse" if args.protocol == "lab" else f"mode_collapse_{args.protocol}"

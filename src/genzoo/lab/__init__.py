@@ -19,6 +19,7 @@ from genzoo.lab.mode_collapse import (
     pacgan_variant,
     protocol_settings,
     run_one,
+    run_staged,
     score_model,
     train_lab_model,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "pacgan_variant",
     "protocol_settings",
     "run_one",
+    "run_staged",
     "score_model",
     "train_lab_model",
 ]

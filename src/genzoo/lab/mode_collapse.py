@@ -208,14 +208,29 @@ def lab_run(model_name: str, dataset: str, seed: int, steps: int, batch_size: in
                   protocol, label, n_train)
 
 
-def train_lab_model(run: LabRun):
-    """(trained model, seconds): the model created under torch.manual_seed(seed), then Trainer(...).fit()."""
+def train_lab_model(run: LabRun, eval_steps: Sequence[int] = (),
+                    on_eval: Callable[[Any, int, float], None] | None = None):
+    """(trained model, seconds): the model created under torch.manual_seed(seed), then Trainer(...).fit().
+
+    With `eval_steps` (each < run.steps) the Trainer stops at each of them (fit(stop_at=k)) and calls
+    on_eval(model, k, seconds so far) inside torch.random.fork_rng(), so the scoring draws do not change the
+    training that follows: the final model is the one of an uninterrupted run."""
     torch.manual_seed(run.seed)
     data = lab_data(run.dataset, run.n_train or N_TRAIN[run.dataset], run.seed)
     model = create(run.model, **run.model_config)
+    trainer = Trainer(model, data, run.train_config, out_dir=None)
+    secs = 0.0
+    for k in sorted(k for k in set(eval_steps) if k < run.steps):
+        t0 = time.perf_counter()
+        trainer.fit(stop_at=k)
+        secs += time.perf_counter() - t0
+        if on_eval is not None:
+            with torch.random.fork_rng():
+                on_eval(model, k, secs)
+            model.train()
     t0 = time.perf_counter()
-    Trainer(model, data, run.train_config, out_dir=None).fit()
-    return model, time.perf_counter() - t0
+    trainer.fit()
+    return model, secs + time.perf_counter() - t0
 
 
 def score_model(model, dataset: str, seed: int) -> tuple[dict[str, Any], torch.Tensor]:
@@ -231,18 +246,37 @@ def score_model(model, dataset: str, seed: int) -> tuple[dict[str, Any], torch.T
     return st, samples
 
 
-def run_one(run: LabRun) -> tuple[dict[str, Any], torch.Tensor]:
-    """Train and score one run: (record, samples)."""
-    model, secs = train_lab_model(run)
-    st, samples = score_model(model, run.dataset, run.seed)
-    rec = {"model": run.model, "dataset": run.dataset, "seed": run.seed, "steps": run.steps,
+def _record(run: LabRun, steps: int, secs: float, st: dict[str, Any]) -> dict[str, Any]:
+    rec = {"model": run.model, "dataset": run.dataset, "seed": run.seed, "steps": steps,
            "batch_size": run.batch_size, "train_seconds": round(secs, 1), "trainer": TRAINER,
            "train": _plain(run.train), "config": _plain(run.model_config), **st}
+    if steps != run.steps:  # a checkpoint of a longer run (eval_steps), not a run of `steps` steps
+        rec["run_steps"] = run.steps
     if run.protocol != "lab":
         pack = int(run.model_config.get("pack", 1))
         rec.update(protocol=run.protocol, label=run.label, packs_per_batch=run.batch_size // pack,
                    n_train=run.n_train, paper_steps=PACGAN_PAPER_STEPS[run.dataset])
-    return rec, samples
+    return rec
+
+
+def run_one(run: LabRun, eval_steps: Sequence[int] = ()) -> tuple[dict[str, Any], torch.Tensor]:
+    """Train and score one run: (record, samples). run_staged for the records at `eval_steps` too."""
+    recs, samples = run_staged(run, eval_steps)
+    return recs[-1], samples
+
+
+def run_staged(run: LabRun, eval_steps: Sequence[int] = ()) -> tuple[list[dict[str, Any]], torch.Tensor]:
+    """([record at each of eval_steps < run.steps ..., final record], final samples): one training run scored at
+    each budget on the way (records with "run_steps" = run.steps) and at its end."""
+    recs: list[dict[str, Any]] = []
+
+    def on_eval(model, k: int, secs: float) -> None:
+        recs.append(_record(run, k, secs, score_model(model, run.dataset, run.seed)[0]))
+
+    model, secs = train_lab_model(run, eval_steps, on_eval)
+    st, samples = score_model(model, run.dataset, run.seed)
+    recs.append(_record(run, run.steps, secs, st))
+    return recs, samples
 
 
 def _check_names(models: Sequence[str], datasets: Sequence[str], protocol: str = "lab") -> None:
@@ -265,7 +299,8 @@ def mode_collapse_lab(models: Sequence[str] | None = None, datasets: Sequence[st
                       model_steps: Mapping[str, int] | None = None, batch_size: int | None = None,
                       lr: float | None = None, overrides: Mapping[str, Any] | None = None,
                       train_overrides: Mapping[str, Any] | None = None, device: str = "auto", protocol: str = "lab",
-                      out: str | Path = "docs/results/gans", tag: str = "", command: str = "genzoo lab mode-collapse",
+                      eval_steps: Sequence[int] = (), out: str | Path = "docs/results/gans", tag: str = "",
+                      command: str = "genzoo lab mode-collapse",
                       log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Train and score every (data set, model, seed), in that order; returns this call's records.
 
@@ -276,7 +311,8 @@ def mode_collapse_lab(models: Sequence[str] | None = None, datasets: Sequence[st
     record (with date, command and the overrides) is merged into the store (out/mode_collapse.json, or
     out/mode_collapse_pacgan.json); after each data set its plot is written (the first seed of each model); at the
     end the table (mode_collapse.md / mode_collapse_pacgan.md) over every record in the store. `log` gets one line
-    per run.
+    per record. `eval_steps`: each run is also scored when it passes each of these step counts (run_staged), a
+    learning curve from the same runs (rows of their own, with "run_steps" in their records).
     """
     if protocol not in PROTOCOLS:
         raise unknown_name("lab protocol", protocol, PROTOCOLS)
@@ -284,6 +320,9 @@ def mode_collapse_lab(models: Sequence[str] | None = None, datasets: Sequence[st
     models = list(models) if models is not None else list(PACGAN_MODELS if pac else MODEL_ORDER)
     datasets, seeds = list(datasets), [int(s) for s in seeds]
     _check_names(models, datasets, protocol)
+    eval_steps = sorted({int(k) for k in eval_steps})
+    if any(k < 1 for k in eval_steps):
+        raise ConfigError(f"lab mode-collapse: eval steps must be >= 1, got {eval_steps}")
     model_steps = dict(model_steps or {})
     for m, n in model_steps.items():
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -304,18 +343,20 @@ def mode_collapse_lab(models: Sequence[str] | None = None, datasets: Sequence[st
     for ds, runs in grid:
         first: dict[str, torch.Tensor] = {}
         for run in runs:
-            rec, samples = run_one(run)
-            rec["date"] = datetime.date.today().isoformat()
-            rec.update(extra)
-            merge_store(store, rec)
-            records.append(rec)
+            recs, samples = run_staged(run, eval_steps)
             name = run.label or run.model
+            for rec in recs:
+                rec["date"] = datetime.date.today().isoformat()
+                rec.update(extra)
+                merge_store(store, rec)
+                records.append(rec)
+                if log is not None:
+                    hq = f", HQ {rec['high_quality_pct']:.1f}%" if "high_quality_pct" in rec else ""
+                    at = f" at {rec['steps']:,} steps" if rec["steps"] != run.steps else ""
+                    log(f"{ds} {name} seed {run.seed}{at}: {rec['modes_covered']}/{rec['n_modes']} modes{hq}, "
+                        f"KL {rec['reverse_kl']:.3f} ({rec['train_seconds']:.0f}s)")
             if name not in [k.split(",")[0] for k in first]:
                 first[f"{name}, {run.steps:,} steps"] = samples
-            if log is not None:
-                hq = f", HQ {rec['high_quality_pct']:.1f}%" if "high_quality_pct" in rec else ""
-                log(f"{ds} {name} seed {run.seed}: {rec['modes_covered']}/{rec['n_modes']} modes{hq}, "
-                    f"KL {rec['reverse_kl']:.3f} ({rec['train_seconds']:.0f}s)")
         real = lab_data(ds, 2500 if ds in TOY else 36, 12345)
         plot_samples(first, ds, real, out, tag, prefix=plot_prefix)
     if pac:
@@ -329,4 +370,4 @@ __all__ = ["DATASETS", "LAB_2D", "LAB_2D_BY_MODEL", "LAB_2D_TRAIN", "LAB_STACKED
            "N_TRAIN", "PACGAN_2D", "PACGAN_2D_TRAIN", "PACGAN_MODELS", "PACGAN_N_TRAIN", "PACGAN_PACKS_PER_BATCH",
            "PACGAN_PAPER_STEPS", "PACGAN_STACKED", "PACGAN_STACKED_TRAIN", "PACGAN_STEPS", "PROTOCOLS", "LabRun",
            "lab_data", "lab_run", "lab_settings", "mode_collapse_lab", "pacgan_variant", "protocol_settings",
-           "run_one", "score_model", "train_lab_model"]
+           "run_one", "run_staged", "score_model", "train_lab_model"]

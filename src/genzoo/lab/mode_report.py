@@ -48,9 +48,12 @@ PAPER_RESULTS: dict[tuple[str, str], dict[str, tuple[float, float]]] = {
 
 
 def run_key(rec: dict[str, Any]) -> str:
-    """model|dataset|seed; under a protocol label|dataset|seed|protocol|steps (several budgets side by side)."""
+    """model|dataset|seed (|steps for a score on the way of a longer run); under a protocol
+    label|dataset|seed|protocol|steps (several budgets side by side)."""
     if rec.get("protocol", "lab") != "lab":
         return f"{rec['label']}|{rec['dataset']}|{rec['seed']}|{rec['protocol']}|{rec['steps']}"
+    if "run_steps" in rec:  # a score on the way of a longer run (eval_steps)
+        return f"{rec['model']}|{rec['dataset']}|{rec['seed']}|{rec['steps']}"
     return f"{rec['model']}|{rec['dataset']}|{rec['seed']}"
 
 
