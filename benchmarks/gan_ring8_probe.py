@@ -15,7 +15,8 @@ is not changed by measuring it):
   points (constant on the modes = D cannot separate them);
 - the generator's gradient norm under both losses (genzoo.analysis.diagnostics.generator_gradients);
 - modes covered, high-quality % and reverse KL (genzoo.eval.mode_stats).
-Writes docs/results/gans/ring8_probe.json (with command, machine and date) and prints one JSON line per point.
+Writes docs/results/gans/ring8_probe.json (each variant with its command, machine and date; variants of earlier
+invocations are kept) and prints one JSON line per point.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "ns": ({"loss": "ns"}, {}),
     "lr1e-4": ({}, {"lr": 1e-4}),
     "g_bn": ({"g_batch_norm": True}, {}),
+    "g_4x400": ({"g_hidden": (400, 400, 400, 400)}, {}),
     "d_3x512": ({"d_hidden": (512, 512, 512)}, {}),
     "d_maxout": ({"d_hidden": (200, 200, 200), "d_act": "maxout", "maxout_pieces": 5}, {}),
     "pack2": ({"pack": 2}, {}),
@@ -94,9 +96,12 @@ def main() -> None:
     at = sorted(int(a) for a in args.at.split(","))
     out = Path(args.out)
     store = out / "ring8_probe.json"
-    doc = {"command": "python benchmarks/gan_ring8_probe.py " + " ".join(sys.argv[1:]), "machine": machine(),
-           "date": datetime.date.today().isoformat(), "torch": torch.__version__, "runs": []}
-    for name in args.variants.split(","):
+    old = json.loads(store.read_text())["runs"] if store.is_file() else []
+    names = args.variants.split(",")
+    doc = {"runs": [r for r in old if r["variant"] not in names]}  # earlier variants are kept
+    this = {"command": "python benchmarks/gan_ring8_probe.py " + " ".join(sys.argv[1:]), "machine": machine(),
+            "date": datetime.date.today().isoformat(), "torch": torch.__version__}
+    for name in names:
         cfg, train = VARIANTS[name]
         run = lab_run("gan", "ring8", args.seed, args.steps, 256, overrides=cfg, train_overrides=train, device="cpu")
         torch.manual_seed(run.seed)
@@ -109,12 +114,34 @@ def main() -> None:
                    "cpu_s": round(time.process_time() - t0, 1)}
             curve.append(row)
             print(json.dumps(row), flush=True)
-        doc["runs"].append({"variant": name, "config": {k: list(v) if isinstance(v, tuple) else v
+        doc["runs"].append({"variant": name, **this, "config": {k: list(v) if isinstance(v, tuple) else v
                                                         for k, v in run.model_config.items()},
                             "train": {k: list(v) if isinstance(v, tuple) else v for k, v in run.train.items()},
                             "steps": args.steps, "curve": curve})
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(store, json.dumps(doc, indent=1).encode())
+        atomic_write_bytes(out / "ring8_probe.md", table(doc["runs"]).encode())
+
+
+COLUMNS = [("step", "step"), ("modes", "modes"), ("hq_pct", "HQ %"), ("radius_mean", "mean r"),
+           ("radius_std", "std r"), ("in_annulus_pct", "% r in 1 ± 0.03"), ("median_mode_dist_std", "median d / std"),
+           ("d_real", "D(x)"), ("d_fake", "D(G(z))"), ("d_real_logit_std", "sd logit on data"),
+           ("g_grad_ns", "‖∇G‖ NS"), ("g_grad_sat", "‖∇G‖ sat.")]
+
+
+def table(runs: list[dict]) -> str:
+    """Markdown: one row per (variant, step) with the probe's numbers (r = |G(z)|, d = distance to the nearest mode),
+    then each variant's command and date."""
+    lines = ["## The lab GAN on ring8, one setting changed at a time (benchmarks/gan_ring8_probe.py)", "",
+             "| variant | " + " | ".join(h for _, h in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for r in runs:
+        for row in r["curve"]:
+            cells = ["-" if row.get(k) is None else str(row[k]) for k, _ in COLUMNS]
+            lines.append(f"| {r['variant']} | " + " | ".join(cells) + " |")
+    lines += ["", "Commands:", ""]
+    lines += list(dict.fromkeys(f"- `{r.get('command', '?')}` ({r.get('date', '?')}, {r.get('machine', '?')})"
+                                for r in runs))
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
