@@ -85,6 +85,8 @@ def test_n_gen_generator_updates_per_step_through_the_trainer():
     Trainer(m, torch.randn(256, 2), TrainConfig(steps=2, batch_size=32, progress=False, device="cpu"),
             out_dir=None).fit()
     assert calls == ["discriminator", "generator", "generator"] * 2
+    with pytest.raises(ConfigError, match="n_gen"):  # a count far beyond any run fails at once, in one line
+        create("gan", data_shape=(2,), n_gen=10**12)
 
 
 def test_uniform_latent_is_u_minus_one_one():

@@ -103,6 +103,8 @@ class GANConfig(ModelConfig):
              f"arch 'dcgan' needs square images of side {sorted(DCGAN_SIZES)}, got data_shape {self.data_shape}"),
             (self.pack == 1 or self.num_classes == 0, "pack > 1 with labels is not supported"),
             (self.init_std >= 0, f"init_std must be >= 0, got {self.init_std}"),
+            (self.n_critic + self.n_gen <= 10**6,
+             f"n_critic + n_gen must be at most 1,000,000 updates per step, got {self.n_critic + self.n_gen}"),
         ]
 
     @property
