@@ -9,17 +9,24 @@ The layer above train/ and eval/ and below cli/ (docs/architecture.md): every ru
 
 from genzoo.lab.augment import augmentation, labelled_samples
 from genzoo.lab.mode_collapse import (
+    PACGAN_MODELS,
+    PROTOCOLS,
     LabRun,
     lab_data,
     lab_run,
     lab_settings,
     mode_collapse_lab,
+    pacgan_variant,
+    protocol_settings,
     run_one,
+    run_staged,
     score_model,
     train_lab_model,
 )
 
 __all__ = [
+    "PACGAN_MODELS",
+    "PROTOCOLS",
     "LabRun",
     "augmentation",
     "lab_data",
@@ -27,7 +34,10 @@ __all__ = [
     "lab_run",
     "lab_settings",
     "mode_collapse_lab",
+    "pacgan_variant",
+    "protocol_settings",
     "run_one",
+    "run_staged",
     "score_model",
     "train_lab_model",
 ]

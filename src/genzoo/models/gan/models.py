@@ -9,7 +9,7 @@
     pacgan    PacGAN-2: the discriminator judges packs of 2 samples (Lin et al. 2018)
     sngan     spectral normalisation on the discriminator with the hinge loss (Miyato et al. 2018)
 
-Players: "generator" and "discriminator"; update_order(step) is ["discriminator"] * n_critic + ["generator"].
+Players: "generator" and "discriminator"; update_order(step) is ["discriminator"] * n_critic + ["generator"] * n_gen.
 Images are scaled to [-1, 1] inside `loss`; `sample` maps back to [0, 1].
 """
 
@@ -25,9 +25,17 @@ from genzoo.data.transforms import from_minus_one_one, to_minus_one_one
 from genzoo.errors import ConfigError
 from genzoo.math import gradient_penalty, r1_penalty
 from genzoo.models.base import Batch, GenerativeModel, ModelConfig
+from genzoo.models.gan.layers import apply_spectral_norm
 from genzoo.models.gan.layers import pack as pack_samples
 from genzoo.models.gan.losses import LOSSES, discriminator_loss, feature_matching_loss, generator_loss
-from genzoo.models.gan.nets import DCGAN_SIZES, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from genzoo.models.gan.nets import (
+    DCGAN_SIZES,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    normal_init,
+)
 from genzoo.models.registry import register
 
 
@@ -47,6 +55,11 @@ class GANConfig(ModelConfig):
     generator always concatenates an embedding of embed_dim). reuse_fake: the generator step of a training step
     reuses the fakes (and their generator graph) of the step's last discriminator update on the same batch, as the
     reference DCGAN loop does, instead of drawing new ones (saves one generator forward per step).
+    d_act: hidden units of the MLP discriminator, "lrelu" (LeakyReLU 0.2) | "maxout" (maxout_pieces linear
+    pieces per unit, Goodfellow et al. 2013). init_std: 0 keeps PyTorch's initialisation of the MLP pair; > 0 draws
+    its Linear weights from N(0, init_std) with zero biases (the PacGAN toy code). n_gen: generator updates per
+    step (the stacked-MNIST DCGAN code of PacGAN runs 2). latent: the prior of z, "normal" N(0, I) | "uniform"
+    U[-1, 1]^d (the DCGAN code).
     """
 
     data_shape: tuple[int, ...] = (2,)
@@ -71,9 +84,14 @@ class GANConfig(ModelConfig):
     cond: Literal["concat", "projection"] = "concat"
     embed_dim: int = 16
     reuse_fake: bool = True
+    d_act: Literal["lrelu", "maxout"] = "lrelu"
+    maxout_pieces: int = 5
+    init_std: float = 0.0
+    n_gen: int = 1
+    latent: Literal["normal", "uniform"] = "normal"
 
     positive: ClassVar[tuple[str, ...]] = ("latent_dim", "width", "embed_dim", "n_critic", "pack", "clip",
-                                           "g_hidden", "d_hidden")
+                                           "g_hidden", "d_hidden", "maxout_pieces", "n_gen")
 
     def checks(self) -> list[tuple[bool, str]]:
         image = len(self.data_shape) == 3
@@ -84,6 +102,9 @@ class GANConfig(ModelConfig):
                                       and self.data_shape[1] in DCGAN_SIZES),
              f"arch 'dcgan' needs square images of side {sorted(DCGAN_SIZES)}, got data_shape {self.data_shape}"),
             (self.pack == 1 or self.num_classes == 0, "pack > 1 with labels is not supported"),
+            (self.init_std >= 0, f"init_std must be >= 0, got {self.init_std}"),
+            (self.n_critic + self.n_gen <= 10**6,
+             f"n_critic + n_gen must be at most 1,000,000 updates per step, got {self.n_critic + self.n_gen}"),
         ]
 
     @property
@@ -127,8 +148,15 @@ class GAN(GenerativeModel):
         else:
             self.generator = MLPGenerator(c.latent_dim, shape, c.g_hidden, k, c.embed_dim, c.g_batch_norm,
                                           "tanh" if c.is_image else "none")
+            if c.init_std > 0:  # before spectral norm wraps the weights
+                normal_init(self.generator, c.init_std)
             self.discriminator = MLPDiscriminator(d_shape, c.d_hidden, k, c.cond, c.minibatch_std, c.mbstd_group,
-                                                  c.minibatch_disc, c.resolved_d_norm, c.spectral_norm)
+                                                  c.minibatch_disc, c.resolved_d_norm, False, c.d_act,
+                                                  c.maxout_pieces)
+            if c.init_std > 0:
+                normal_init(self.discriminator, c.init_std)
+            if c.spectral_norm:
+                apply_spectral_norm(self.discriminator)
         self._clip_weights()
         self._fake_cache: dict[tuple, tuple[int, Tensor]] = {}  # batch key -> (discriminator calls, fakes)
 
@@ -147,7 +175,7 @@ class GAN(GenerativeModel):
                 "discriminator": list(self.discriminator.parameters())}
 
     def update_order(self, step: int) -> list[str]:
-        return ["discriminator"] * self.config.n_critic + ["generator"]
+        return ["discriminator"] * self.config.n_critic + ["generator"] * self.config.n_gen
 
     def on_step_end(self, step: int) -> None:
         self._fake_cache.clear()
@@ -161,6 +189,9 @@ class GAN(GenerativeModel):
                 p.clamp_(-self.config.clip, self.config.clip)
 
     def noise(self, n: int) -> Tensor:
+        """z ~ N(0, I) or, with latent="uniform", U[-1, 1]^latent_dim."""
+        if self.config.latent == "uniform":
+            return torch.rand(n, self.config.latent_dim, device=self.device) * 2 - 1
         return torch.randn(n, self.config.latent_dim, device=self.device)
 
     def _labels(self, n: int, y: Tensor | None) -> Tensor | None:

@@ -25,6 +25,31 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def normal_init(module: nn.Module, std: float) -> None:
+    """Linear weights ~ N(0, std), biases 0; batch-norm scales 1, shifts 0 (the PacGAN toy code's
+    IsotropicGaussian(0.02) / Constant(0) initialisation, Lin et al. 2018)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm1d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class Maxout(nn.Module):
+    """Maxout units (Goodfellow et al. 2013): h_j = max_k a_{j,k} over `pieces` linear pieces; the input holds
+    the pieces of unit j at positions j * pieces ... j * pieces + pieces - 1 (N, units * pieces) -> (N, units)."""
+
+    def __init__(self, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.view(x.shape[0], -1, self.pieces).amax(-1)
+
+
 def _norm2d(kind: str, ch: int) -> nn.Module:
     if kind == "batch":
         return nn.BatchNorm2d(ch)
@@ -116,23 +141,25 @@ class _Head(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """Flattened input [+ one-hot label (concat)] -> Linear/LeakyReLU(0.2) x len(hidden) -> head.
-    forward returns (logits (N,), penultimate features (N, hidden[-1]))."""
+    """Flattened input [+ one-hot label (concat)] -> Linear/LeakyReLU(0.2) x len(hidden) -> head; with
+    act="maxout" each hidden layer is Linear(d, h * pieces) -> Maxout(pieces) instead (the PacGAN toy
+    discriminator: 3 x 200 maxout units of 5 pieces). forward returns (logits (N,), penultimate features)."""
 
     def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...], num_classes: int = 0, cond: str = "concat",
                  minibatch_std: bool = False, mbstd_group: int = 4, minibatch_disc: int = 0, norm: str = "none",
-                 sn: bool = False):
+                 sn: bool = False, act: str = "lrelu", pieces: int = 5):
         super().__init__()
         self.num_classes, self.cond = num_classes, cond
         d = math.prod(in_shape) + (num_classes if (num_classes and cond == "concat") else 0)
         layers: list[nn.Module] = []
+        k = pieces if act == "maxout" else 1
         for h in hidden:
-            layers.append(nn.Linear(d, h))
+            layers.append(nn.Linear(d, h * k))
             if norm == "layer":
-                layers.append(nn.LayerNorm(h))
+                layers.append(nn.LayerNorm(h * k))
             elif norm == "batch":
-                layers.append(nn.BatchNorm1d(h))
-            layers.append(nn.LeakyReLU(0.2))
+                layers.append(nn.BatchNorm1d(h * k))
+            layers.append(Maxout(k) if act == "maxout" else nn.LeakyReLU(0.2))
             d = h
         self.body = nn.Sequential(*layers)
         self.head = _Head(d, num_classes, cond, minibatch_std, mbstd_group, minibatch_disc)
