@@ -12,27 +12,8 @@ from typing import Any
 
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | os.PathLike) -> Path:
-    import io
-
-    from genzoo.io import atomic_write_bytes
-
-    path = Path(path)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+from genzoo.train.plots import _plt
+from genzoo.train.plots import _save_fig as _save
 
 
 def plot_posterior(stats: Mapping[str, Any], path: str | os.PathLike,

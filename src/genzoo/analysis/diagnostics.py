@@ -49,10 +49,10 @@ def _name(model) -> str:
 
 
 def require(model, *caps: str, what: str) -> None:
-    """ConfigError naming the capabilities `what` needs and the model lacks."""
+    """ConfigError naming the capabilities `what` needs and the model (an instance or its class) lacks."""
     missing = set(caps) - set(getattr(model, "capabilities", ()))
     if missing:
-        raise ConfigError(f"{_name(model)}: {what} needs the {', '.join(caps)} capabilit"
+        raise ConfigError(f"{_name(model)}: {what} needs the {' and '.join(caps)} capabilit"
                           f"{'y' if len(caps) == 1 else 'ies'}; the model lacks {', '.join(sorted(missing))}")
 
 

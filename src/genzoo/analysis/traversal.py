@@ -20,6 +20,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from genzoo.analysis.diagnostics import require
 from genzoo.analysis.interpolate import save_image_grid
 from genzoo.errors import ConfigError, DataError
 
@@ -33,13 +34,6 @@ class Traversal(NamedTuple):
     kl: Tensor | None  # (latent_dim,) KL_j per dimension in nats when computed (order "kl" or kl_data), else None
 
 
-def _needs(model, caps: set[str], what: str) -> None:
-    missing = caps - set(getattr(model, "capabilities", ()))
-    if missing:
-        raise ConfigError(f"{getattr(model, 'name', '') or type(model).__name__}: {what} needs the "
-                          f"{' and '.join(sorted(caps))} capabilities; the model lacks {', '.join(sorted(missing))}")
-
-
 def _latent_dim(model) -> int:
     return int(model.config.latent_dim)
 
@@ -48,7 +42,7 @@ def _latent_dim(model) -> int:
 def per_dim_kl(model, x: Tensor, condition: Tensor | None = None, batch_size: int = 512) -> Tensor:
     """KL_j = mean over x of KL(q(z_j | x) || N(0, 1)) (latent_dim,) in nats (see the module); the sum over j is
     the average KL term of the ELBO. Needs the "encode" capability."""
-    _needs(model, {"encode"}, "per_dim_kl")
+    require(model, "encode", what="per_dim_kl")
     model.check_input(x, condition)
     total = None
     for i in range(0, len(x), batch_size):
@@ -70,7 +64,7 @@ def latent_traversal(model, x: Tensor | None = None, z: Tensor | None = None, st
     `kl_data`, default `x`; needs "encode"). condition: one label of a conditional model. path: also write the grid
     as a PNG (`save_image_grid`, `steps` images per row; image data only). Needs "decode" and "latent".
     """
-    _needs(model, {"decode", "latent"}, "latent_traversal")
+    require(model, "decode", "latent", what="latent_traversal")
     if order not in ORDERS:
         from genzoo.errors import unknown_name
 
@@ -87,7 +81,7 @@ def latent_traversal(model, x: Tensor | None = None, z: Tensor | None = None, st
         if z.numel() != latent or not torch.isfinite(z).all():
             raise DataError(f"z must be {latent} finite numbers (the latent_dim), got {z.numel()}")
     elif x is not None:
-        _needs(model, {"encode"}, "a traversal from an example")
+        require(model, "encode", what="a traversal from an example")
         x1 = x.unsqueeze(0) if x.dim() == len(model.config.data_shape) else x
         if len(x1) != 1:
             raise DataError(f"x must be one example (a traversal starts from one code), got {len(x1)}")
